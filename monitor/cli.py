@@ -1,0 +1,334 @@
+"""The `monitor` command: a thin layer over the library; each command opens the store and calls one function."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from monitor.countries import country_name
+from monitor.facilities.csv_io import CsvFormatError, export_facilities, import_facilities
+from monitor.facilities.knowledge_base import KnowledgeBaseError, load_knowledge_base
+from monitor.facilities.profiles import aliases_of, find_facilities
+from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
+from monitor.settings import SETTINGS, Settings, SettingsError, load_settings
+from monitor.store.db import InvalidRow, StoreError, describe_store_error, make_engine, session_scope
+from monitor.store.migrate import upgrade_store
+from monitor.store.schema import Facility, FacilityProfileChange
+
+
+class AppContext:
+    def __init__(self, config_file: str | None, flags: dict[str, Any]):
+        self.config_file = config_file
+        self.flags = flags
+        self._settings: Settings | None = None
+        self._engine = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file, flags=self.flags)
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            try:
+                self._engine = make_engine(self.settings.database_url)
+            except StoreError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._engine
+
+    def store_error(self, exc: Exception) -> click.ClickException:
+        return click.ClickException(describe_store_error(exc, self.settings.database_url))
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+def _parse_set_option(values: tuple[str, ...]) -> dict[str, str]:
+    flags = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--set")
+        flags[name.strip()] = value
+    return flags
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (TOML). Default: ./monitor.toml when present, or $MONITOR_CONFIG.")
+@click.option("--database-url", default=None, help="Overrides the database_url setting.")
+@click.option("--feeds-file", default=None, help="Overrides the feeds_file setting.")
+@click.option("--set", "set_values", multiple=True, metavar="NAME=VALUE",
+              help="Overrides any setting; repeatable. See `monitor config`.")
+@click.version_option(package_name="detention-monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_file, database_url, feeds_file, set_values) -> None:
+    """Detention-facility risk monitor: news signals of attacks, escapes, riots and collapsing conditions,
+    linked to what is known of each facility."""
+    flags: dict[str, Any] = _parse_set_option(set_values)
+    if database_url is not None:
+        flags["database_url"] = database_url
+    if feeds_file is not None:
+        flags["feeds_file"] = feeds_file
+    ctx.obj = AppContext(config_file, flags)
+
+
+@cli.command()
+@click.pass_obj
+def init(app: AppContext) -> None:
+    """Create or upgrade the store, load the bundled facility knowledge base and sync feeds.yaml (safe to rerun)."""
+    feeds_path = Path(app.settings.feeds_file)
+    try:
+        specs = read_feeds_file(feeds_path) if feeds_path.exists() else None
+    except FeedsFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        before, after = upgrade_store(app.engine)
+        with session_scope(app.engine) as session:
+            result = load_knowledge_base(session)
+            feed_sync = sync_feeds(session, specs) if specs is not None else None
+    except KnowledgeBaseError as exc:
+        raise click.ClickException(f"bundled facility data is invalid: {exc}") from None
+    except OperationalError as exc:
+        raise app.store_error(exc) from None
+    if before is None:
+        click.echo(f"Created the store at {app.settings.database_url} (schema {after}).")
+    elif before != after:
+        click.echo(f"Upgraded the store from schema {before} to {after}.")
+    else:
+        click.echo(f"Store is up to date (schema {after}).")
+    click.echo(
+        f"Facilities: {result.created} added, {result.updated} updated, {result.unchanged} unchanged"
+        + (f", {result.kept_local} locally edited value(s) kept" if result.kept_local else "")
+        + "."
+    )
+    if feed_sync is None:
+        click.echo(f"No feeds file at {feeds_path}; no feeds to poll (setting feeds_file).")
+    else:
+        click.echo(feed_sync.summary())
+
+
+@cli.command()
+@click.option("--verbose", "-v", is_flag=True, help="Log every job run.")
+@click.pass_obj
+def worker(app: AppContext, verbose: bool) -> None:
+    """Run the scheduler process: keeps feeds.yaml synced and runs the pipeline's jobs until stopped."""
+    from monitor.worker import run_worker
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    _require_store(app)
+    run_worker(app.settings, app.engine)
+
+
+@cli.command()
+@click.option("--show-secrets", is_flag=True, help="Print secret values instead of masking them.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def config(app: AppContext, show_secrets: bool, as_json: bool) -> None:
+    """Print the effective settings, where each came from, and how to set it."""
+    rows = app.settings.as_rows(reveal_secrets=show_secrets)
+    if as_json:
+        click.echo(json.dumps([{"name": n, "value": v, "source": s} for n, v, s in rows], indent=2))
+        return
+    width = max(len(s.name) for s in SETTINGS)
+    for (name, value, source), setting in zip(rows, SETTINGS):
+        click.echo(f"{name:<{width}}  {value or '(empty)'}")
+        click.echo(f"{'':<{width}}  from {source}; env {setting.env_name}; {setting.type}: {setting.help}")
+
+
+@cli.group()
+def facilities() -> None:
+    """The facility knowledge base: list, show, import, export."""
+
+
+def _require_store(app: AppContext) -> None:
+    from monitor.store.migrate import current_revision, head_revision
+
+    try:
+        revision = current_revision(app.engine)
+    except OperationalError as exc:
+        raise app.store_error(exc) from None
+    if revision is None:
+        raise click.ClickException(f"the store at {app.settings.database_url} is not initialised; run `monitor init`")
+    if revision != head_revision():
+        raise click.ClickException(f"the store is at schema {revision}, this program needs {head_revision()}; "
+                                   "run `monitor init` to upgrade it")
+
+
+@facilities.command("list")
+@click.option("--country", help="Only facilities in this country (ISO code).")
+@click.option("--kind", help="Only this kind (prison, camp, detention_centre, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.pass_obj
+def facilities_list(app: AppContext, country: str | None, kind: str | None, as_json: bool) -> None:
+    """List facilities with place, population and capacity."""
+    _require_store(app)
+    with Session(app.engine) as session:
+        query = select(Facility).order_by(Facility.country, Facility.name)
+        if country:
+            query = query.where(Facility.country == country.upper())
+        if kind:
+            query = query.where(Facility.kind == kind)
+        rows = list(session.exec(query))
+    if as_json:
+        for f in rows:
+            click.echo(json.dumps({"slug": f.slug, "name": f.name, "kind": f.kind, "country": f.country,
+                                   "city": f.city, "population": f.population, "capacity": f.capacity,
+                                   "operator": f.operator}, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No facilities match." if (country or kind) else "No facilities yet; run `monitor init`.")
+        return
+    click.echo(f"{'SLUG':<34} {'NAME':<40} {'KIND':<16} {'CC':<3} {'CITY':<22} {'POPULATION':>10} {'CAPACITY':>9}")
+    for f in rows:
+        click.echo(f"{f.slug[:34]:<34} {f.name[:40]:<40} {f.kind[:16]:<16} {f.country:<3} {(f.city or '')[:22]:<22} "
+                   f"{_num(f.population):>10} {_num(f.capacity):>9}")
+    click.echo(f"{len(rows)} facilities.")
+
+
+def _num(value: int | None) -> str:
+    return f"{value:,}" if value is not None else "-"
+
+
+def _fact_note(facility: Facility, field_name: str) -> str:
+    fact = (facility.facts or {}).get(field_name) or {}
+    parts = []
+    if fact.get("as_of"):
+        parts.append(f"as of {fact['as_of']}")
+    if fact.get("source"):
+        parts.append(fact["source"])
+    return f"  [{'; '.join(parts)}]" if parts else ""
+
+
+@facilities.command("show")
+@click.argument("name_or_alias")
+@click.option("--history", is_flag=True, help="Also print every recorded profile change.")
+@click.pass_obj
+def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
+    """Show one facility's profile with sources, found by slug, name or any alias."""
+    _require_store(app)
+    with Session(app.engine) as session:
+        matches = find_facilities(session, name_or_alias)
+        if not matches:
+            raise click.ClickException(f"no facility named {name_or_alias!r}; try `monitor facilities list`")
+        if len(matches) > 1:
+            names = "\n".join(f"  {f.slug}  {f.name} ({f.country})" for f in matches)
+            raise click.ClickException(f"{name_or_alias!r} matches several facilities; name one by slug:\n{names}")
+        f = matches[0]
+        aliases = aliases_of(session, f.id)
+        changes = list(session.exec(select(FacilityProfileChange).where(FacilityProfileChange.facility_id == f.id)
+                                    .order_by(FacilityProfileChange.changed_at, FacilityProfileChange.id)))
+    click.echo(f"{f.name}  ({f.slug})")
+    click.echo(f"  kind:         {f.kind}")
+    place = ", ".join(p for p in (f.city, f.admin_area, country_name(f.country)) if p)
+    click.echo(f"  place:        {place} [{f.country}]")
+    if f.latitude is not None:
+        click.echo(f"  location:     {f.latitude:.4f}, {f.longitude:.4f} ({f.location_precision or 'site'})"
+                   f"{_fact_note(f, 'latitude')}")
+    for label, field_name in (("operator", "operator"), ("status", "status")):
+        value = getattr(f, field_name)
+        click.echo(f"  {label + ':':<13} {value or 'unknown'}{_fact_note(f, field_name) if value else ''}")
+    click.echo(f"  capacity:     {_num(f.capacity) if f.capacity is not None else 'unknown'}"
+               f"{_fact_note(f, 'capacity') if f.capacity is not None else ''}")
+    population = "unknown"
+    if f.population is not None:
+        population = _num(f.population) + (f" ({f.population_date})" if f.population_date else "")
+    click.echo(f"  population:   {population}{_fact_note(f, 'population') if f.population is not None else ''}")
+    if f.nationalities:
+        items = ", ".join(
+            country_name(n["country"]) + (f" {n['count']:,}" if n.get("count") is not None else "")
+            + (f" ({n['note']})" if n.get("note") else "")
+            for n in f.nationalities
+        )
+        click.echo(f"  nationalities: {items}{_fact_note(f, 'nationalities')}")
+    if f.conditions or f.condition_tags:
+        click.echo(f"  conditions:   {f.conditions or ''}{_fact_note(f, 'conditions')}")
+        if f.condition_tags:
+            click.echo(f"  tags:         {', '.join(f.condition_tags)}")
+    if aliases:
+        click.echo(f"  aliases:      {'; '.join(aliases)}")
+    if f.incidents:
+        click.echo("  incidents:")
+        for incident in sorted(f.incidents, key=lambda i: str(i.get("date", ""))):
+            click.echo(f"    {incident.get('date', '?')}: {incident.get('summary', '')}")
+            if incident.get("source"):
+                click.echo(f"      {incident['source']}")
+    if f.local_fields:
+        click.echo(f"  edited locally: {', '.join(f.local_fields)}")
+    if history:
+        click.echo("  history:")
+        for change in changes:
+            detail = "" if change.field in ("created",) else f": {change.old_value!r} -> {change.new_value!r}"
+            source = f" (source {change.source_url})" if change.source_url else ""
+            click.echo(f"    {change.changed_at:%Y-%m-%d %H:%M} {change.changed_by} {change.field}{detail}{source}")
+
+
+@facilities.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows even when some rows are bad.")
+@click.option("--as", "actor", default=None, help="Name recorded in the profile history (default: your login).")
+@click.pass_obj
+def facilities_import(app: AppContext, file: Path, skip_invalid: bool, actor: str | None) -> None:
+    """Import or update facilities from a CSV file (see README for columns)."""
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            report = import_facilities(session, file, actor=actor or _actor(), skip_invalid=skip_invalid)
+    except CsvFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    except InvalidRow as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    except OperationalError as exc:
+        raise app.store_error(exc) from None
+    if report.ignored_columns:
+        click.echo(f"Ignored unknown column(s): {', '.join(report.ignored_columns)}", err=True)
+    for error in report.errors:
+        click.echo(f"{file}: {error}", err=True)
+    if not report.imported:
+        raise click.ClickException(
+            f"{len(report.errors)} of {report.rows} row(s) are invalid; nothing was imported. "
+            "Fix them, or rerun with --skip-invalid to import the valid rows."
+        )
+    applied = report.applied
+    skipped = f", {len(report.errors)} invalid row(s) skipped" if report.errors else ""
+    click.echo(f"Imported {file}: {applied.created} added, {applied.updated} updated, "
+               f"{applied.unchanged} unchanged{skipped}.")
+
+
+@facilities.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--country", help="Only facilities in this country (ISO code).")
+@click.pass_obj
+def facilities_export(app: AppContext, file: Path, country: str | None) -> None:
+    """Write facilities to a CSV file that `facilities import` reads back."""
+    _require_store(app)
+    with Session(app.engine) as session:
+        count = export_facilities(session, file, country=country)
+    click.echo(f"Wrote {count} facilities to {file}.")
+
+
+def main() -> None:
+    cli(prog_name="monitor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Normalising facility names so that the spellings the press uses compare equal.
+
+The same function is applied to stored names/aliases and to text being matched, so what it drops
+(diacritics, apostrophes, Arabic article prefixes) is dropped on both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # tashkeel, tatweel
+_ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي"})
+_APOSTROPHES = re.compile("['’‘`´ʿʾʼ′\"“”]")
+# Arabic article joined by a hyphen, including its sun-letter forms: al-Hol, ar-Raqqa, ash-Shaddadi.
+_LATIN_ARTICLE = re.compile(r"\b(?:al|el|ad|ar|as|ash|at|az|an|adh|ath|ad)[-‐‑‒–—](?=\w)", re.IGNORECASE)
+_DASHES = re.compile("[-‐‑‒–—_/]")
+_NON_WORD = re.compile(r"[^\w\s]")
+_SPACES = re.compile(r"\s+")
+_STANDALONE_ARTICLES = {"al", "el"}
+
+
+def _strip_latin_diacritics(text: str) -> str:
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    # Only Latin-script combining marks are dropped here; Arabic marks are handled separately.
+    return "".join(ch for ch in decomposed if not (unicodedata.combining(ch) and ord(ch) < 0x0600))
+
+
+@lru_cache(maxsize=100_000)
+def normalize_name(text: str) -> str:
+    """Lower-case, diacritic-free, article-free, single-spaced form of a name or a piece of text."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
+    text = _LATIN_ARTICLE.sub("", text)
+    text = _strip_latin_diacritics(text).casefold()
+    text = _APOSTROPHES.sub("", text)
+    text = _DASHES.sub(" ", text)
+    text = _NON_WORD.sub(" ", text)
+    words = []
+    for word in text.split():
+        if word in _STANDALONE_ARTICLES:
+            continue
+        if word.startswith("ال") and len(word) >= 5:
+            word = word[2:]
+        words.append(word)
+    return _SPACES.sub(" ", " ".join(words)).strip()
+
+
+def slugify(name: str, suffix: str = "") -> str:
+    """An ASCII identifier for URLs and files; names in non-Latin script fall back to a short hash."""
+    ascii_text = unicodedata.normalize("NFKD", normalize_name(name)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    if not slug:
+        slug = "facility-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    if suffix:
+        slug = f"{slug}-{suffix.lower()}"
+    return slug[:120]

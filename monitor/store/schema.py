@@ -1,0 +1,362 @@
+"""The store's tables. Times are timezone-aware UTC: SQLModel's UTCDateTime stores them as UTC and
+hands them back aware on SQLite and PostgreSQL alike.
+
+SQLModel table classes skip pydantic validation on construction; `monitor.store.db` validates every
+new or changed row before flush, so the field constraints declared here hold on every write path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from pydantic import field_validator
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from monitor.countries import GROUP_CODE, is_country_code
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _empty_list() -> list:
+    return []
+
+
+def _empty_dict() -> dict:
+    return {}
+
+
+def _json(default_factory=_empty_list) -> Any:
+    # Plain functions, not the builtins list/dict: pydantic inspects a factory's signature on every
+    # call, and for builtins that means parsing a text signature (measured: most of a bulk import).
+    return Field(default_factory=default_factory, sa_column=Column(JSON, nullable=False))
+
+
+PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+LABELS = (
+    "prison_break",
+    "attack_on_facility",
+    "riot_unrest",
+    "resurgence_signal",
+    "conditions_alert",
+    "transfer_repatriation",
+)
+INCIDENT_LABELS = ("prison_break", "attack_on_facility", "riot_unrest")
+SEVERITIES = ("low", "medium", "high", "critical")
+ALERT_STATUSES = ("new", "confirmed", "dismissed", "escalated", "resolved")
+
+
+def _check_partial_date(value: Optional[str]) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    value = str(value)
+    if not PARTIAL_DATE.match(value):
+        raise ValueError(f"expected a date as YYYY, YYYY-MM or YYYY-MM-DD, got {value!r}")
+    return value
+
+
+class FacilityBase(SQLModel):
+    """Facility columns and their checks, as a plain pydantic model: fast to validate in bulk."""
+
+    slug: str = Field(index=True, unique=True, min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(default="prison", max_length=40)
+    country: str = Field(index=True, min_length=2, max_length=2)
+    admin_area: Optional[str] = Field(default=None, max_length=200)
+    city: Optional[str] = Field(default=None, max_length=200)
+    latitude: Optional[float] = Field(default=None, ge=-90, le=90)
+    longitude: Optional[float] = Field(default=None, ge=-180, le=180)
+    location_precision: Optional[str] = Field(default=None, max_length=20)
+    operator: Optional[str] = Field(default=None, max_length=300)
+    status: Optional[str] = Field(default=None, max_length=40)
+    capacity: Optional[int] = Field(default=None, ge=0)
+    population: Optional[int] = Field(default=None, ge=0)
+    population_date: Optional[str] = Field(default=None, max_length=10)
+    # [{"country": "IQ", "count": 1200, "note": "..."}]
+    nationalities: list[dict[str, Any]] = _json()
+    conditions: Optional[str] = Field(default=None, sa_column=Column(Text))
+    condition_tags: list[str] = _json()
+    # [{"date": "2022-01-20", "summary": "...", "source": "https://..."}]
+    incidents: list[dict[str, Any]] = _json()
+    # Provenance of each fact: {"capacity": {"source": "https://...", "as_of": "2022"}, ...}
+    facts: dict[str, Any] = _json(_empty_dict)
+    origin: str = Field(default="analyst", max_length=20)  # bundled | import | analyst | candidate
+    # Fields an analyst or an import set by hand; reloading the bundled file never overwrites them.
+    local_fields: list[str] = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        value = value.upper()
+        if not is_country_code(value):
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return value
+
+    @field_validator("population_date")
+    @classmethod
+    def _population_date(cls, value: Optional[str]) -> Optional[str]:
+        return _check_partial_date(value)
+
+    @field_validator("nationalities")
+    @classmethod
+    def _nationalities(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for item in value:
+            code = str(item.get("country", "")).upper()
+            if code != GROUP_CODE and not is_country_code(code):
+                raise ValueError(f"nationality {code!r} is not an ISO 3166-1 alpha-2 country code")
+            count = item.get("count")
+            if count is not None and (not isinstance(count, int) or count < 0):
+                raise ValueError(f"nationality count for {code} must be a whole number, got {count!r}")
+        return value
+
+
+class Facility(FacilityBase, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+class FacilityAliasBase(SQLModel):
+    facility_id: int = Field(foreign_key="facility.id", index=True, ondelete="CASCADE")
+    alias: str = Field(min_length=1, max_length=300)
+    normalized: str = Field(index=True, min_length=1, max_length=300)
+
+
+class FacilityAlias(FacilityAliasBase, table=True):
+    __table_args__ = (UniqueConstraint("facility_id", "normalized", name="uq_facility_alias"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+class FacilityProfileChangeBase(SQLModel):
+    facility_id: int = Field(foreign_key="facility.id", index=True, ondelete="CASCADE")
+    field: str = Field(max_length=60)
+    old_value: Any = Field(default=None, sa_column=Column(JSON))
+    new_value: Any = Field(default=None, sa_column=Column(JSON))
+    changed_by: str = Field(min_length=1, max_length=200)
+    changed_at: datetime = Field(default_factory=utcnow, index=True)
+    source_url: Optional[str] = Field(default=None, max_length=2000)
+    note: Optional[str] = Field(default=None, max_length=2000)
+
+
+class FacilityProfileChange(FacilityProfileChangeBase, table=True):
+    """Every change to a facility profile: what, from what, to what, who, when, on what source."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+class Feed(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, min_length=1, max_length=200)
+    url: str = Field(min_length=1, max_length=2000)
+    language: Optional[str] = Field(default=None, max_length=10)
+    interval_minutes: Optional[int] = Field(default=None, ge=1, le=10080)
+    tags: list[str] = _json()
+    enabled: bool = True
+    # feeds_file: synced from feeds.yaml; dashboard: added by an analyst, never removed by a sync.
+    managed_by: str = Field(default="feeds_file", max_length=20)
+    # Set when the feed left feeds.yaml; the row and the articles it brought stay.
+    removed_at: Optional[datetime] = None
+    etag: Optional[str] = Field(default=None, max_length=500)
+    last_modified: Optional[str] = Field(default=None, max_length=100)
+    next_check_at: Optional[datetime] = Field(default=None, index=True)
+    last_checked_at: Optional[datetime] = None
+    last_success_at: Optional[datetime] = None
+    last_status: Optional[int] = None
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    consecutive_errors: int = Field(default=0, ge=0)
+    parked_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Article(SQLModel, table=True):
+    __table_args__ = (Index("ix_article_pending", "classified_at", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    url: str = Field(index=True, max_length=2000)
+    guid: Optional[str] = Field(default=None, max_length=2000)
+    # Hash of the normalised link (or guid/title when there is none): one row per story across feeds.
+    content_key: str = Field(unique=True, max_length=64)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    published_at: Optional[datetime] = Field(default=None, index=True)
+    language: Optional[str] = Field(default=None, max_length=10)
+    outlet: Optional[str] = Field(default=None, max_length=200)
+    first_seen_at: datetime = Field(default_factory=utcnow, index=True)
+    classified_at: Optional[datetime] = None
+
+
+class ArticleSource(SQLModel, table=True):
+    """Each feed that carried an article; the article itself is stored once."""
+
+    __table_args__ = (UniqueConstraint("article_id", "feed_id", name="uq_article_source"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    feed_id: int = Field(foreign_key="feed.id", index=True, ondelete="CASCADE")
+    guid: Optional[str] = Field(default=None, max_length=2000)
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Classification(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("article_id", "model_version", name="uq_classification"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    model_version: str = Field(max_length=80)
+    labels: list[str] = _json()
+    scores: dict[str, float] = _json(_empty_dict)
+    severity: Optional[str] = Field(default=None, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        unknown = [label for label in value if label not in LABELS]
+        if unknown:
+            raise ValueError(f"unknown label(s) {unknown}")
+        return value
+
+
+class FacilityMention(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    facility_id: Optional[int] = Field(default=None, foreign_key="facility.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=10)  # primary | mentioned
+    confidence: float = Field(ge=0, le=1)
+    matched: str = Field(default="", max_length=300)
+    # An incident at a place not in the store proposes a candidate for an analyst to add.
+    candidate_name: Optional[str] = Field(default=None, max_length=300)
+    candidate_place: Optional[str] = Field(default=None, max_length=300)
+    candidate_country: Optional[str] = Field(default=None, max_length=2)
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ("primary", "mentioned"):
+            raise ValueError(f"role must be primary or mentioned, got {value!r}")
+        return value
+
+
+class Alert(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: Optional[int] = Field(default=None, foreign_key="facility.id", index=True)
+    candidate_name: Optional[str] = Field(default=None, max_length=300)
+    candidate_country: Optional[str] = Field(default=None, max_length=2)
+    labels: list[str] = _json()
+    severity: str = Field(default="low", max_length=10)
+    severity_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="new", max_length=12, index=True)
+    outlet_count: int = Field(default=1, ge=0)
+    first_seen_at: datetime = Field(default_factory=utcnow, index=True)
+    last_seen_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {value!r}")
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        if value not in ALERT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}, got {value!r}")
+        return value
+
+
+class AlertArticle(SQLModel, table=True):
+    alert_id: int = Field(foreign_key="alert.id", primary_key=True, ondelete="CASCADE")
+    article_id: int = Field(foreign_key="article.id", primary_key=True, index=True, ondelete="CASCADE")
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class AlertStatusChange(SQLModel, table=True):
+    """Audit trail of triage: every status change or note on an alert, with who and when."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True, ondelete="CASCADE")
+    from_status: Optional[str] = Field(default=None, max_length=12)
+    to_status: Optional[str] = Field(default=None, max_length=12)
+    actor: str = Field(min_length=1, max_length=200)
+    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Subscriber(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, min_length=3, max_length=320)
+    facility_ids: list[int] = _json()
+    countries: list[str] = _json()
+    labels: list[str] = _json()
+    min_severity: str = Field(default="low", max_length=10)
+    mode: str = Field(default="immediate", max_length=10)  # immediate | digest
+    digest_hour: Optional[int] = Field(default=None, ge=0, le=23)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in ("immediate", "digest"):
+            raise ValueError(f"mode must be immediate or digest, got {value!r}")
+        return value
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one row per (alert, subscriber, reason); sending flips it to sent exactly once."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True, max_length=200)
+    alert_id: Optional[int] = Field(default=None, foreign_key="alert.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    reason: str = Field(max_length=60)
+    message_id: str = Field(unique=True, max_length=300)
+    subject: str = Field(default="", max_length=500)
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body_html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=10, index=True)  # pending | sending | sent | failed
+    attempts: int = Field(default=0, ge=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    sent_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Feedback(SQLModel, table=True):
+    """Analyst verdicts kept as labelled data for retraining."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    article_id: Optional[int] = Field(default=None, foreign_key="article.id", index=True, ondelete="CASCADE")
+    alert_id: Optional[int] = Field(default=None, foreign_key="alert.id", index=True, ondelete="CASCADE")
+    labels: list[str] = _json()
+    verdict: str = Field(max_length=20)  # confirmed | dismissed | relabelled
+    actor: str = Field(min_length=1, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersion(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    version: str = Field(unique=True, max_length=80)
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=2000)
+    card: dict[str, Any] = _json(_empty_dict)
+    active: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# Table classes whose checks also live on a plain (non-table) model; validating through it skips
+# SQLModel's instrumented attribute setting, which dominates bulk writes.
+VALIDATION_MODELS: dict[type[SQLModel], type[SQLModel]] = {
+    Facility: FacilityBase,
+    FacilityAlias: FacilityAliasBase,
+    FacilityProfileChange: FacilityProfileChangeBase,
+}

@@ -1,0 +1,97 @@
+"""The worker: a separate long-running process in which APScheduler 3 drives the pipeline on schedule.
+
+The dashboard never starts a scheduler (Streamlit reruns would start duplicates). Jobs have fixed ids
+and live in the store's own database (SQLAlchemy job store), so a restarted worker replaces its jobs
+instead of adding copies; `coalesce` and `max_instances=1` keep a slow cycle from piling up runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.engine import Engine
+
+from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
+from monitor.settings import Settings
+from monitor.store.db import session_scope
+from monitor.store.schema import utcnow
+
+log = logging.getLogger("monitor.worker")
+
+MISFIRE_GRACE_SECONDS = 5 * 60
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    engine: Engine
+    stopping: threading.Event
+
+
+# Jobs are stored by textual reference ("monitor.worker:sync_feeds_job") with no arguments, so the job
+# store never has to pickle an engine; they read the running worker's context from here.
+_context: WorkerContext | None = None
+
+
+def _require_context() -> WorkerContext:
+    if _context is None:
+        raise RuntimeError("the worker context is not set; jobs run only inside `monitor worker`")
+    return _context
+
+
+def sync_feeds_job() -> None:
+    """Pick up edits to feeds.yaml without a restart."""
+    context = _require_context()
+    try:
+        specs = read_feeds_file(context.settings.feeds_file)
+    except FeedsFileError as exc:
+        # A broken edit to the file must not stop polling of the feeds already known.
+        log.error("feeds file not synced: %s", exc)
+        return
+    with session_scope(context.engine) as session:
+        result = sync_feeds(session, specs)
+    if result.added or result.changed or result.removed:
+        log.info(result.summary())
+
+
+def build_scheduler(context: WorkerContext) -> BlockingScheduler:
+    scheduler = BlockingScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=context.engine, tablename="apscheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=timezone.utc,
+    )
+    scheduler.add_job("monitor.worker:sync_feeds_job", "interval", minutes=context.settings.poll_interval_minutes,
+                      id="sync_feeds", name="sync feeds.yaml", replace_existing=True, next_run_time=utcnow())
+    return scheduler
+
+
+def run_worker(settings: Settings, engine: Engine) -> None:
+    """Run until SIGTERM or SIGINT; the job in progress finishes before the process exits."""
+    global _context
+    _context = WorkerContext(settings=settings, engine=engine, stopping=threading.Event())
+    scheduler = build_scheduler(_context)
+
+    def stop(signum, _frame) -> None:
+        log.info("received %s: finishing the current step, then exiting", signal.Signals(signum).name)
+        _context.stopping.set()
+        # Shut down from a helper thread: shutdown(wait=True) joins the job threads, which must not
+        # happen inside the signal handler that interrupted the scheduler's own loop.
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("worker started: store %s, feeds file %s", settings.database_url, settings.feeds_file)
+    try:
+        scheduler.start()
+    finally:
+        _context = None
+        log.info("worker stopped")

@@ -1,0 +1,87 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL schema per test, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from monitor.cli import cli
+from monitor.store.db import make_engine
+
+POSTGRES_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path):
+    """No test sees the developer's own MONITOR_* settings or monitor.toml."""
+    for name in list(os.environ):
+        if name.startswith("MONITOR_") and name != "MONITOR_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def _postgres_schema_url(base_url: str, schema: str) -> str:
+    separator = "&" if "?" in base_url else "?"
+    return f"{base_url}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty schema on the test PostgreSQL server, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("MONITOR_TEST_POSTGRES_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _postgres_schema_url(POSTGRES_URL, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'monitor.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """Each test using this runs on SQLite and, when configured, on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'monitor.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def run_cli(database_url):
+    """Invoke `monitor` against the test store; fails the test on an unexpected exit code."""
+    runner = CliRunner()
+
+    def invoke(*args: str, expect: int = 0, input: str | None = None):
+        result = runner.invoke(cli, ["--database-url", database_url, *args], input=input, catch_exceptions=False)
+        assert result.exit_code == expect, f"exit {result.exit_code}: {result.output}"
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def initialised(run_cli, database_url):
+    run_cli("init")
+    return database_url
+
+
+@pytest.fixture
+def engine(initialised):
+    engine = make_engine(initialised)
+    yield engine
+    engine.dispose()
