@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.settings import SETTINGS, Settings, SettingsError, load_settings
 from monitor.store.db import InvalidRow, StoreError, describe_store_error, make_engine, session_scope
 from monitor.store.migrate import upgrade_store
-from monitor.store.schema import Facility, FacilityProfileChange
+from monitor.store.schema import Facility, FacilityProfileChange, Feed, utcnow
 
 
 class AppContext:
@@ -153,6 +154,146 @@ def config(app: AppContext, show_secrets: bool, as_json: bool) -> None:
     for (name, value, source), setting in zip(rows, SETTINGS):
         click.echo(f"{name:<{width}}  {value or '(empty)'}")
         click.echo(f"{'':<{width}}  from {source}; env {setting.env_name}; {setting.type}: {setting.help}")
+
+
+@cli.command()
+@click.option("--all", "all_feeds", is_flag=True, help="Poll every enabled feed now, whatever its schedule.")
+@click.option("--feed", "feed_name", metavar="NAME", help="Poll this one feed now (even if parked or disabled).")
+@click.pass_obj
+def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
+    """Run one polling cycle over the feeds that are due, and print what happened."""
+    from monitor.ingest.pipeline import run_cycle
+
+    _require_store(app)
+    if feed_name is not None:
+        with Session(app.engine) as session:
+            if session.exec(select(Feed).where(Feed.name == feed_name)).first() is None:
+                raise click.ClickException(f"no feed named {feed_name!r}; see `monitor feeds list`")
+    interactive = sys.stdout.isatty()
+    with Session(app.engine) as session:
+        from monitor.ingest.pipeline import select_feeds
+
+        expected = len(select_feeds(session, utcnow(), all_feeds=all_feeds, feed_name=feed_name))
+    bar = click.progressbar(length=expected, label="Polling feeds") if interactive and expected else None
+    try:
+        if bar is not None:
+            bar.__enter__()
+        report = run_cycle(app.engine, app.settings, all_feeds=all_feeds, feed_name=feed_name,
+                           on_feed_done=(lambda _outcome: bar.update(1)) if bar is not None else None)
+    except OperationalError as exc:
+        raise app.store_error(exc) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            click.echo(f"  failed: {outcome.feed}: {outcome.error}" + (" (parked)" if outcome.parked else ""))
+        elif outcome.warning:
+            click.echo(f"  warning: {outcome.feed}: {outcome.warning}")
+    click.echo(report.summary() if report.outcomes or report.skipped_claimed else "No feeds are due.")
+
+
+@cli.command()
+@click.pass_obj
+def demo(app: AppContext) -> None:
+    """Load the bundled sample feeds through the pipeline, so a new user sees it work offline."""
+    from monitor.demo import load_demo
+
+    _require_store(app)
+    report = load_demo(app.engine, app.settings)
+    click.echo(f"Demo feeds loaded: {report.summary()}")
+    click.echo("They are fictional samples, stored as disabled feeds named 'Demo: ...'.")
+
+
+@cli.group()
+def feeds() -> None:
+    """The feeds being polled and their health."""
+
+
+def _ago(when, now) -> str:
+    if when is None:
+        return "never"
+    seconds = (when - now).total_seconds()
+    future = seconds > 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            amount = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        amount = f"{int(seconds)}s"
+    return f"in {amount}" if future else f"{amount} ago"
+
+
+@feeds.command("list")
+@click.option("--problems", is_flag=True, help="Only feeds that are failing, parked, disabled or warned.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.pass_obj
+def feeds_list(app: AppContext, problems: bool, as_json: bool) -> None:
+    """Feed health: last success, last status, consecutive errors, parked, next check."""
+    _require_store(app)
+    now = utcnow()
+    with Session(app.engine) as session:
+        rows = list(session.exec(select(Feed).order_by(Feed.name)))
+    if problems:
+        rows = [f for f in rows if f.consecutive_errors or f.parked_at or not f.enabled or f.last_warning]
+    if as_json:
+        for f in rows:
+            click.echo(json.dumps({
+                "name": f.name, "url": f.url, "enabled": f.enabled, "parked": f.parked_at is not None,
+                "managed_by": f.managed_by, "removed": f.removed_at is not None,
+                "last_status": f.last_status, "last_success_at": f.last_success_at.isoformat() if f.last_success_at else None,
+                "consecutive_errors": f.consecutive_errors, "last_error": f.last_error, "last_warning": f.last_warning,
+                "next_check_at": f.next_check_at.isoformat() if f.next_check_at else None,
+            }, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No feeds." if not problems else "No feed has a problem.")
+        return
+    click.echo(f"{'FEED':<44} {'STATE':<9} {'LAST OK':<10} {'STATUS':>6} {'ERRORS':>6} {'NEXT CHECK':<11}")
+    for f in rows:
+        state = ("demo" if f.managed_by == "demo" else "removed" if f.removed_at else "parked" if f.parked_at
+                 else "disabled" if not f.enabled
+                 else "failing" if f.consecutive_errors else "ok")
+        click.echo(f"{f.name[:44]:<44} {state:<9} {_ago(f.last_success_at, now):<10} {f.last_status or '-':>6} "
+                   f"{f.consecutive_errors:>6} {_ago(f.next_check_at, now) if f.enabled and not f.parked_at else '-':<11}")
+        if f.last_error:
+            click.echo(f"{'':<4}error: {f.last_error}")
+        if f.last_warning:
+            click.echo(f"{'':<4}warning: {f.last_warning}")
+    parked = sum(1 for f in rows if f.parked_at)
+    click.echo(f"{len(rows)} feeds" + (f", {parked} parked (re-enable with `monitor feeds enable NAME`)" if parked else "") + ".")
+
+
+@feeds.command("enable")
+@click.argument("name")
+@click.pass_obj
+def feeds_enable(app: AppContext, name: str) -> None:
+    """Re-enable a disabled or parked feed and check it at the next cycle."""
+    _require_store(app)
+    with session_scope(app.engine) as session:
+        feed = session.exec(select(Feed).where(Feed.name == name)).first()
+        if feed is None:
+            raise click.ClickException(f"no feed named {name!r}; see `monitor feeds list`")
+        if feed.removed_at is not None:
+            raise click.ClickException(f"{name!r} was removed from the feeds file; add it there to poll it again")
+        feed.enabled, feed.parked_at, feed.consecutive_errors = True, None, 0
+        feed.next_check_at = utcnow()
+    click.echo(f"Enabled {name}; it is polled at the next cycle.")
+
+
+@feeds.command("disable")
+@click.argument("name")
+@click.pass_obj
+def feeds_disable(app: AppContext, name: str) -> None:
+    """Stop polling a feed (its articles and history stay)."""
+    _require_store(app)
+    with session_scope(app.engine) as session:
+        feed = session.exec(select(Feed).where(Feed.name == name)).first()
+        if feed is None:
+            raise click.ClickException(f"no feed named {name!r}; see `monitor feeds list`")
+        feed.enabled = False
+    click.echo(f"Disabled {name}.")
 
 
 @cli.group()

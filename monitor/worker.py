@@ -19,6 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
 from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
+from monitor.ingest.pipeline import run_cycle
 from monitor.settings import Settings
 from monitor.store.db import session_scope
 from monitor.store.schema import utcnow
@@ -62,6 +63,17 @@ def sync_feeds_job() -> None:
         log.info(result.summary())
 
 
+def poll_due_feeds_job() -> None:
+    """One cycle over the feeds that are due; each feed's own schedule decides when it is due."""
+    context = _require_context()
+    report = run_cycle(context.engine, context.settings, stopping=context.stopping)
+    if report.outcomes:
+        log.info(report.summary())
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            log.warning("feed %s failed: %s%s", outcome.feed, outcome.error, " (parked)" if outcome.parked else "")
+
+
 def build_scheduler(context: WorkerContext) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=context.engine, tablename="apscheduler_jobs")},
@@ -71,6 +83,10 @@ def build_scheduler(context: WorkerContext) -> BlockingScheduler:
     )
     scheduler.add_job("monitor.worker:sync_feeds_job", "interval", minutes=context.settings.poll_interval_minutes,
                       id="sync_feeds", name="sync feeds.yaml", replace_existing=True, next_run_time=utcnow())
+    # Frequent and cheap when nothing is due; a due feed waits at most one tick past its time.
+    scheduler.add_job("monitor.worker:poll_due_feeds_job", "interval", seconds=context.settings.worker_tick_seconds,
+                      id="poll_due_feeds",
+                      name="poll due feeds", replace_existing=True, next_run_time=utcnow())
     return scheduler
 
 

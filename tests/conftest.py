@@ -85,3 +85,25 @@ def engine(initialised):
     engine = make_engine(initialised)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def feed_server():
+    from tests.feed_server import FeedServer
+
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def feeds_file(tmp_path):
+    """Write a feeds.yaml naming (name, url) pairs; returns the path."""
+    def write(*feeds: tuple[str, str], **extra) -> Path:
+        import yaml
+
+        path = tmp_path / "feeds.yaml"
+        path.write_text(yaml.safe_dump({"feeds": [{"name": n, "url": u, **extra} for n, u in feeds]}))
+        return path
+
+    return write

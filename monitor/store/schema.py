@@ -168,16 +168,15 @@ class Feed(SQLModel, table=True):
     last_success_at: Optional[datetime] = None
     last_status: Optional[int] = None
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # What feedparser had to recover from on the last successful fetch (malformed XML, wrong charset).
+    last_warning: Optional[str] = Field(default=None, sa_column=Column(Text))
     consecutive_errors: int = Field(default=0, ge=0)
     parked_at: Optional[datetime] = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Article(SQLModel, table=True):
-    __table_args__ = (Index("ix_article_pending", "classified_at", "id"),)
-
-    id: Optional[int] = Field(default=None, primary_key=True)
+class ArticleBase(SQLModel):
     url: str = Field(index=True, max_length=2000)
     guid: Optional[str] = Field(default=None, max_length=2000)
     # Hash of the normalised link (or guid/title when there is none): one row per story across feeds.
@@ -191,16 +190,25 @@ class Article(SQLModel, table=True):
     classified_at: Optional[datetime] = None
 
 
-class ArticleSource(SQLModel, table=True):
+class Article(ArticleBase, table=True):
+    __table_args__ = (Index("ix_article_pending", "classified_at", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+class ArticleSourceBase(SQLModel):
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    feed_id: int = Field(foreign_key="feed.id", index=True, ondelete="CASCADE")
+    guid: Optional[str] = Field(default=None, max_length=2000)
+    seen_at: datetime = Field(default_factory=utcnow)
+
+
+class ArticleSource(ArticleSourceBase, table=True):
     """Each feed that carried an article; the article itself is stored once."""
 
     __table_args__ = (UniqueConstraint("article_id", "feed_id", name="uq_article_source"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
-    feed_id: int = Field(foreign_key="feed.id", index=True, ondelete="CASCADE")
-    guid: Optional[str] = Field(default=None, max_length=2000)
-    seen_at: datetime = Field(default_factory=utcnow)
 
 
 class Classification(SQLModel, table=True):
@@ -359,4 +367,6 @@ VALIDATION_MODELS: dict[type[SQLModel], type[SQLModel]] = {
     Facility: FacilityBase,
     FacilityAlias: FacilityAliasBase,
     FacilityProfileChange: FacilityProfileChangeBase,
+    Article: ArticleBase,
+    ArticleSource: ArticleSourceBase,
 }

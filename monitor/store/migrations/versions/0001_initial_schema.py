@@ -37,7 +37,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_article_url'), ['url'], unique=False)
 
     op.create_table('facility',
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=120), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
@@ -61,6 +60,7 @@ def upgrade() -> None:
     sa.Column('local_fields', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('facility', schema=None) as batch_op:
@@ -84,6 +84,7 @@ def upgrade() -> None:
     sa.Column('last_success_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('last_warning', sa.Text(), nullable=True),
     sa.Column('consecutive_errors', sa.Integer(), nullable=False),
     sa.Column('parked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -173,10 +174,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_classification_article_id'), ['article_id'], unique=False)
 
     op.create_table('facilityalias',
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('facility_id', sa.Integer(), nullable=False),
     sa.Column('alias', sa.String(length=300), nullable=False),
     sa.Column('normalized', sa.String(length=300), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['facility_id'], ['facility.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('facility_id', 'normalized', name='uq_facility_alias')
@@ -204,7 +205,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_facilitymention_facility_id'), ['facility_id'], unique=False)
 
     op.create_table('facilityprofilechange',
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('facility_id', sa.Integer(), nullable=False),
     sa.Column('field', sa.String(length=60), nullable=False),
     sa.Column('old_value', sa.JSON(), nullable=True),
@@ -213,6 +213,7 @@ def upgrade() -> None:
     sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('source_url', sa.String(length=2000), nullable=True),
     sa.Column('note', sa.String(length=2000), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['facility_id'], ['facility.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
