@@ -162,7 +162,7 @@ def config(app: AppContext, show_secrets: bool, as_json: bool) -> None:
 @click.pass_obj
 def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
     """Run one polling cycle over the feeds that are due, and print what happened."""
-    from monitor.ingest.pipeline import run_cycle
+    from monitor.flow import run_poll
 
     _require_store(app)
     if feed_name is not None:
@@ -178,19 +178,138 @@ def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
     try:
         if bar is not None:
             bar.__enter__()
-        report = run_cycle(app.engine, app.settings, all_feeds=all_feeds, feed_name=feed_name,
-                           on_feed_done=(lambda _outcome: bar.update(1)) if bar is not None else None)
+        report = run_poll(app.engine, app.settings, all_feeds=all_feeds, feed_name=feed_name,
+                          on_feed_done=(lambda _outcome: bar.update(1)) if bar is not None else None)
     except OperationalError as exc:
         raise app.store_error(exc) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    for outcome in report.outcomes:
+    for outcome in report.cycle.outcomes:
         if outcome.status == "failed":
             click.echo(f"  failed: {outcome.feed}: {outcome.error}" + (" (parked)" if outcome.parked else ""))
         elif outcome.warning:
             click.echo(f"  warning: {outcome.feed}: {outcome.warning}")
-    click.echo(report.summary() if report.outcomes or report.skipped_claimed else "No feeds are due.")
+    if not (report.cycle.outcomes or report.cycle.skipped_claimed):
+        click.echo("No feeds are due.")
+    click.echo(report.summary())
+
+
+def _load_classifier(app: AppContext, model: Path | None):
+    from monitor.classify.model import ModelError, SignalClassifier, load_packaged_model
+
+    path = model or (Path(app.settings.model_path) if app.settings.model_path else None)
+    try:
+        return SignalClassifier.from_file(path) if path else load_packaged_model()
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of *.jsonl training files (default: the bundled monitor/corpus).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Model file to write (default: models/classifier.skops).")
+@click.option("--card", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Model card to write (default: model_card.json beside the model).")
+@click.option("--evaluate", "datasets", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also evaluate on this labelled JSONL file (repeatable) and put the figures in the model card.")
+def train(corpus: Path | None, output: Path | None, card: Path | None, datasets: tuple[Path, ...]) -> None:
+    """Train the classifier on the corpus; write the model (skops) and its model card."""
+    from monitor.classify.evaluate import evaluate as run_evaluation
+    from monitor.classify.evaluate import format_evaluation
+    from monitor.classify.model import PACKAGED_MODEL
+    from monitor.classify.train import train as run_training
+    from monitor.classify.train import write_model
+
+    output = output or PACKAGED_MODEL
+    card = card or output.with_name("model_card.json")
+    result = run_training(corpus, progress=lambda message: click.echo(f"  {message}", err=True))
+    evaluations = []
+    for dataset in datasets:
+        outcome = run_evaluation(result.classifier, dataset)
+        evaluations.append({"dataset": dataset.name, **outcome.as_dict()})
+        click.echo(f"== {dataset}")
+        click.echo(format_evaluation(outcome))
+    written = write_model(result, output, card, evaluations or None)
+    click.echo(f"Wrote {output} (version {written['version']}, sha256 {written['sha256'][:12]}...) and {card}.")
+    for label, figures in written["cross_validation"]["per_label"].items():
+        click.echo(f"  {label:<22} cv precision {figures['precision']:.3f} recall {figures['recall']:.3f} "
+                   f"f1 {figures['f1']:.3f} threshold {figures['threshold']:.2f}")
+
+
+@cli.command()
+@click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL with title, text and label (a label or none) per line.")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Model file (default: the model_path setting, else the bundled model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def evaluate(app: AppContext, dataset: Path, model: Path | None, as_json: bool) -> None:
+    """Per-label precision/recall/F1, the incident figures and the misclassified ids on a labelled set."""
+    from monitor.classify.evaluate import DatasetError, format_evaluation
+    from monitor.classify.evaluate import evaluate as run_evaluation
+
+    classifier = _load_classifier(app, model)
+    try:
+        outcome = run_evaluation(classifier, dataset)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({**outcome.as_dict(), "misclassified": outcome.misclassified}, indent=2))
+    else:
+        click.echo(f"model {classifier.version}")
+        click.echo(format_evaluation(outcome))
+
+
+@cli.command()
+@click.option("--input", "input_file", type=click.File("r", encoding="utf-8"), default="-",
+              help="JSONL with id, title, text per line (default: standard input).")
+@click.option("--output", "output_file", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write the results (default: standard output).")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Model file (default: the model_path setting, else the bundled model).")
+@click.option("--batch-size", default=1000, show_default=True, help="Items classified together.")
+@click.pass_obj
+def classify(app: AppContext, input_file, output_file, model: Path | None, batch_size: int) -> None:
+    """Label JSONL news items and link them to known facilities (labels, scores, facilities, severity)."""
+    from monitor.classify.service import SignalAnalyser
+
+    _require_store(app)
+    analyser = SignalAnalyser.from_store(app.engine, _load_classifier(app, model))
+    batch: list[dict] = []
+    problems = 0
+
+    def flush() -> None:
+        signals = analyser.analyse([{"title": str(r.get("title") or ""), "text": str(r.get("text") or "")}
+                                    for r in batch])
+        for row, signal in zip(batch, signals):
+            out = dict(row)
+            out.update({key: value for key, value in signal.as_dict().items() if key != "severity_reason"})
+            out["severity_reason"] = signal.severity_reason
+            output_file.write(json.dumps(out, ensure_ascii=False) + "\n")
+        batch.clear()
+
+    for number, line in enumerate(input_file, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            if not (row.get("title") or row.get("text")):
+                raise ValueError("no title or text")
+        except ValueError as exc:
+            problems += 1
+            click.echo(f"line {number}: skipped: {exc}", err=True)
+            continue
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    if problems:
+        click.echo(f"{problems} line(s) skipped.", err=True)
 
 
 @cli.command()
@@ -198,9 +317,11 @@ def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
 def demo(app: AppContext) -> None:
     """Load the bundled sample feeds through the pipeline, so a new user sees it work offline."""
     from monitor.demo import load_demo
+    from monitor.flow import FlowReport, classify_new_articles
 
     _require_store(app)
-    report = load_demo(app.engine, app.settings)
+    report = FlowReport(cycle=load_demo(app.engine, app.settings))
+    classify_new_articles(app.engine, app.settings, report)
     click.echo(f"Demo feeds loaded: {report.summary()}")
     click.echo("They are fictional samples, stored as disabled feeds named 'Demo: ...'.")
 

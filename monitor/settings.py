@@ -107,6 +107,8 @@ SETTINGS: tuple[Setting, ...] = (
             "The list of feeds to poll, synced into the store by `monitor init` and at worker start.", _parse_str),
     Setting("poll_interval_minutes", 15, "int",
             "How often a feed is polled when feeds.yaml gives it no interval_minutes.", _int_between(1, 1440)),
+    Setting("model_path", "", "path",
+            "The classifier file to use; empty means the bundled models/classifier.skops.", _parse_str),
     Setting("worker_tick_seconds", 30, "int",
             "How often the worker looks for due feeds (each feed's own schedule decides when it is due).",
             _int_between(1, 3600)),

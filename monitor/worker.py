@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
 from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
-from monitor.ingest.pipeline import run_cycle
+from monitor.flow import run_poll
 from monitor.settings import Settings
 from monitor.store.db import session_scope
 from monitor.store.schema import utcnow
@@ -66,10 +66,10 @@ def sync_feeds_job() -> None:
 def poll_due_feeds_job() -> None:
     """One cycle over the feeds that are due; each feed's own schedule decides when it is due."""
     context = _require_context()
-    report = run_cycle(context.engine, context.settings, stopping=context.stopping)
-    if report.outcomes:
+    report = run_poll(context.engine, context.settings, stopping=context.stopping)
+    if report.cycle.outcomes or report.classified:
         log.info(report.summary())
-    for outcome in report.outcomes:
+    for outcome in report.cycle.outcomes:
         if outcome.status == "failed":
             log.warning("feed %s failed: %s%s", outcome.feed, outcome.error, " (parked)" if outcome.parked else "")
 

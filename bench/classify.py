@@ -1,0 +1,87 @@
+"""Classification benchmark: documents per second through the full analyser (model + facility linking +
+severity) against a bare TF-IDF + LogisticRegression baseline trained and run in the same process, with the
+bundled facilities and with 20,000 facilities in the gazetteer (target: linking no more than 2x slower).
+
+The documents are the training corpus itself (our own writing), cycled to the requested count.
+
+    python bench/classify.py [DOCS]
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from monitor.classify.corpus import load_corpus
+from monitor.classify.model import load_packaged_model
+from monitor.classify.service import SignalAnalyser
+from monitor.classify.train import document_for
+from monitor.facilities.gazetteer import Gazetteer, GazetteerEntry
+from monitor.facilities.knowledge_base import load_bundled_profiles
+
+SYLLABLES = ("ka", "ru", "mi", "to", "sa", "del", "bor", "an", "ze", "li", "qu", "om", "ta", "ver", "gh", "is")
+
+
+def bundled_entries() -> list[GazetteerEntry]:
+    return [GazetteerEntry(n, p.name, p.kind or "prison", p.country, p.city, p.admin_area, tuple(p.aliases))
+            for n, p in enumerate(load_bundled_profiles(), start=1)]
+
+
+def synthetic_entries(count: int, start: int) -> list[GazetteerEntry]:
+    rng = random.Random(3)
+    entries = []
+    for n in range(count):
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+        town = "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
+        kind = rng.choice(["prison", "jail", "camp", "detention centre"])
+        entries.append(GazetteerEntry(start + n, f"{word} {kind}", "camp" if kind == "camp" else "prison", "XK",
+                                      town, None, (f"{word} central {kind}", f"{town} {kind}")))
+    return entries
+
+
+def rate(function, documents) -> float:
+    start = time.perf_counter()
+    function(documents)
+    return len(documents) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    corpus = load_corpus()
+    corpus_documents = [document_for(example) for example in corpus]
+    documents = (corpus_documents * (count // len(corpus_documents) + 1))[:count]
+    texts = [f"{d['title']} {d['text']}" for d in documents]
+
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2)
+    matrix = vectorizer.fit_transform([f"{d['title']} {d['text']}" for d in corpus_documents])
+    labels = [1 if example.labels else 0 for example in corpus]
+    baseline = LogisticRegression(max_iter=1000).fit(matrix, labels)
+    bare = rate(lambda docs: baseline.predict_proba(vectorizer.transform(docs)), texts)
+
+    classifier = load_packaged_model()
+    bundled = bundled_entries()
+    small = SignalAnalyser(classifier, Gazetteer(bundled), {})
+    large_gazetteer_start = time.perf_counter()
+    large = SignalAnalyser(classifier, Gazetteer(bundled + synthetic_entries(20_000, len(bundled) + 1)), {})
+    build_seconds = time.perf_counter() - large_gazetteer_start
+    model_only = rate(classifier.predict, documents)
+    with_bundled = rate(small.analyse, documents)
+    with_large = rate(large.analyse, documents)
+    link_small = rate(lambda docs: [small.gazetteer.link(d["title"], d["text"]) for d in docs], documents)
+    link_large = rate(lambda docs: [large.gazetteer.link(d["title"], d["text"]) for d in docs], documents)
+
+    print(f"classification: {count:,} documents (the corpus, cycled)")
+    print(f"  bare TF-IDF + LogisticRegression        {bare:9,.0f} docs/s   1.00x")
+    print(f"  our model alone (words+chars+cues)      {model_only:9,.0f} docs/s   {model_only / bare:.2f}x")
+    print(f"  full analyser, {len(bundled)} facilities          {with_bundled:9,.0f} docs/s   {with_bundled / bare:.2f}x")
+    print(f"  full analyser, {len(bundled) + 20_000:,} facilities      {with_large:9,.0f} docs/s   {with_large / bare:.2f}x")
+    print(f"  linking alone: {link_small:,.0f} docs/s with {len(bundled)} facilities, {link_large:,.0f} docs/s with "
+          f"20,000 more -> {link_small / link_large:.2f}x slower (target <= 2x); gazetteer built in {build_seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

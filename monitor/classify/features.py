@@ -1,0 +1,189 @@
+"""Feature extraction shared by training and prediction (these functions are stored inside the model file).
+
+Besides word and character n-grams, the model sees a few dozen "cue" features that encode what the
+labels mean rather than how the training corpus happens to word it: an escape verb near a custody
+noun, an attack verb near a facility noun, court-and-sentencing context, a mention of long ago. They
+carry over to real news better than n-grams learned from a few thousand examples.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+from scipy import sparse
+
+_SPACES = re.compile(r"\s+")
+_TOKEN = re.compile(r"[\w']+", re.UNICODE)
+
+
+def join_title_and_text(documents) -> list[str]:
+    """One string per document: the title (twice, since headlines carry the signal) and the body."""
+    out = []
+    for doc in documents:
+        title = str(doc.get("title") or "").strip()
+        text = str(doc.get("text") or "").strip()
+        joined = f"{title}. {title}. {text}" if title else text
+        joined = unicodedata.normalize("NFKC", joined)
+        out.append(_SPACES.sub(" ", joined).lower())
+    return out
+
+
+# Multi-word expressions become single tokens before matching.
+_PHRASES = {
+    "on the run": "on_the_run", "at large": "at_large", "broke out": "broke_out", "break out": "broke_out",
+    "breaking out": "broke_out", "jail break": "jailbreak", "prison break": "prisonbreak", "walked out": "walked_out",
+    "went missing": "went_missing", "escape room": "escaperoom", "escape rooms": "escaperoom",
+    "car bomb": "carbomb", "air strike": "airstrike", "air strikes": "airstrike", "drone strike": "airstrike",
+    "set fire": "set_fire", "set alight": "set_fire", "took over": "took_over", "taken hostage": "hostage",
+    "took hostage": "hostage", "detention centre": "detention_centre", "detention center": "detention_centre",
+    "detention facility": "detention_centre", "holding centre": "detention_centre", "prison van": "prison_van",
+    "police cell": "police_cell", "police cells": "police_cell", "open prison": "open_prison",
+    "years ago": "years_ago", "decades ago": "years_ago", "a year ago": "years_ago", "year ago": "years_ago",
+    "months ago": "years_ago", "last year": "years_ago", "more than a year": "years_ago", "years after": "years_ago",
+    "years earlier": "years_ago", "pussy riot": "riot_band", "riot games": "riot_band", "day release": "day_release",
+    "temporary release": "day_release", "release on licence": "day_release", "failed to return": "failed_to_return",
+    "maison d'arrêt": "prison", "centre pénitentiaire": "prison", "prison centrale": "prison",
+    "sentenced to": "sentenced", "jailed for": "sentenced", "pleaded guilty": "pleaded", "found guilty": "convicted",
+    "prisoner swap": "swap", "prisoner exchange": "swap", "prisoners swap": "swap",
+}
+_PHRASE_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b")
+
+LEXICONS: dict[str, set[str]] = {
+    "escape": {
+        "escape", "escaped", "escapes", "escaping", "escapee", "escapees", "abscond", "absconded", "absconding",
+        "absconder", "absconders", "on_the_run", "set_free", "broke_out", "breakout", "breakouts", "jailbreak", "jailbreaks",
+        "prisonbreak", "fled", "flee", "fleeing", "walked_out", "went_missing", "at_large", "recaptured",
+        "recapture", "manhunt", "freed", "tunnel", "évadé", "évadés", "évasion", "évasions", "évadée", "cavale",
+        "هروب", "فرار", "فروا", "هرب", "الفارين", "الهاربين",
+    },
+    "custody": {
+        "prison", "prisons", "jail", "jails", "gaol", "inmate", "inmates", "prisoner", "prisoners", "detainee",
+        "detainees", "convict", "convicts", "custody", "cell", "cells", "penitentiary", "correctional",
+        "custodial", "detention_centre", "hmp", "yoi", "prison_van", "police_cell", "lockup", "remand",
+        "open_prison", "jailhouse", "détenus", "détenu", "prisonniers", "prisonnier", "pénitentiaire",
+        "سجن", "السجن", "سجناء", "السجناء", "معتقلين", "المعتقلين", "محتجزين", "المحتجزين", "سجين",
+    },
+    "attack": {
+        "attack", "attacked", "attacks", "attacking", "stormed", "storm", "storming", "assault", "assaulted",
+        "raid", "raided", "bomb", "bombing", "bombed", "carbomb", "suicide", "gunmen", "militants", "insurgents",
+        "shelling", "shelled", "airstrike", "airstrikes", "rocket", "rockets", "mortar", "mortars", "explosion",
+        "blast", "attaque", "attaqué", "assaillants", "هجوم", "تفجير", "قصف", "مسلحون", "اقتحام",
+    },
+    "facility": {
+        "prison", "prisons", "jail", "jails", "penitentiary", "detention_centre", "camp", "camps", "compound",
+        "facility", "custodial", "correctional", "سجن", "السجن", "مخيم", "المخيم",
+    },
+    "riot": {
+        "riot", "riots", "rioting", "rioted", "mutiny", "unrest", "disturbance", "disturbances", "uprising",
+        "rampage", "hostage", "hostages", "clashes", "clash", "brawl", "fight", "fights", "set_fire", "fires",
+        "rooftop", "took_over", "massacre", "mutinerie", "émeute", "émeutes", "تمرد", "شغب", "استعصاء", "عصيان",
+    },
+    "court": {
+        "sentenced", "sentencing", "sentence", "trial", "court", "judge", "convicted", "pleaded", "appeal",
+        "inquest", "jury", "parole", "verdict", "prosecutors", "procès", "condamné", "tribunal", "محكمة", "حكم",
+    },
+    "release": {
+        "released", "release", "pardon", "pardoned", "pardons", "amnesty", "clemency", "swap",
+        "commuted", "commutes", "commute", "libéré", "libérés", "grâce", "عفو", "الإفراج",
+    },
+    "long_ago": {"years_ago", "anniversary", "documentary", "retrospective", "history", "historic", "1971", "1983",
+                 "decade", "decades", "remembered", "recalls", "recalled", "memoir"},
+    "report": {"report", "reports", "inspection", "inspectors", "inspectorate", "inspector", "findings", "review",
+               "watchdog", "audit", "survey", "study", "warns", "warned", "warning", "fears", "feared", "could",
+               "rapport", "تقرير"},
+    "not_custody": {"quarantine", "hotel", "zoo", "enclosure", "flood", "floods", "wildfire", "fire", "blaze",
+                    "siege", "besieged", "earthquake", "relegation", "assassination"},
+    "media": {"series", "netflix", "season", "episode", "film", "movie", "iphone", "ios", "app", "escaperoom",
+              "game", "album", "band", "actor", "actress", "show", "riot_band", "punk"},
+    "day_release": {"day_release", "failed_to_return", "recalled", "licence"},
+    "military": {"base", "barracks", "checkpoint", "soldiers", "troops", "army", "police_station", "outpost"},
+    "jihadist": {"isis", "isil", "daesh", "qaeda", "jihadist", "jihadists", "taliban", "iswap", "boko", "haram",
+                 "shabaab", "aqap", "jnim", "adf", "داعش", "الدولة"},
+}
+PAIRS = [("escape", "custody"), ("attack", "facility"), ("riot", "custody"), ("escape", "court"),
+         ("escape", "long_ago"), ("escape", "media"), ("escape", "day_release"), ("attack", "military"),
+         ("escape", "jihadist"), ("attack", "jihadist"), ("release", "custody"), ("riot", "long_ago"),
+         ("riot", "report"), ("escape", "report"), ("escape", "not_custody"), ("riot", "media")]
+WINDOW = 8
+_LEXICON_NAMES = list(LEXICONS)
+_MEMBERSHIP: dict[str, list[int]] = {}
+for _index, _name in enumerate(_LEXICON_NAMES):
+    for _word in LEXICONS[_name]:
+        _MEMBERSHIP.setdefault(_word, []).append(_index)
+CUE_FEATURE_NAMES = (
+    [f"has_{name}" for name in _LEXICON_NAMES]
+    + [f"title_{name}" for name in ("escape", "attack", "riot", "custody")]
+    + [f"near_{a}_{b}" for a, b in PAIRS]
+    + [f"title_near_{a}_{b}" for a, b in PAIRS[:3]]
+)
+
+
+def _positions(tokens: list[str]) -> list[list[int]]:
+    found: list[list[int]] = [[] for _ in _LEXICON_NAMES]
+    for position, token in enumerate(tokens):
+        for index in _MEMBERSHIP.get(token, ()):
+            found[index].append(position)
+    return found
+
+
+def _near(first: list[int], second: list[int]) -> bool:
+    if not first or not second:
+        return False
+    j = 0
+    for p in first:
+        while j < len(second) and second[j] < p - WINDOW:
+            j += 1
+        if j < len(second) and second[j] <= p + WINDOW:
+            return True
+    return False
+
+
+def _tokens(text: str) -> list[str]:
+    text = _SET_FREE.sub(lambda m: f"set_free{m.group(1)}", text)
+    return _TOKEN.findall(_PHRASE_RE.sub(lambda m: _PHRASES[m.group(1)], text))
+
+
+LEDE_CHARS = 900
+LEDE_SENTENCES = 3
+_SENTENCE = re.compile(r"(?<=[.!?؟])\s+")
+# "set dozens of IS fighters free", "set the inmates free": an escape phrase with words in between.
+_SET_FREE = re.compile(r"\bset\b((?:\W+\w+){0,6}?)\W+free\b")
+
+
+def lede(text: str) -> str:
+    """The first few sentences: where news puts the event it reports."""
+    sentences = _SENTENCE.split(text[:LEDE_CHARS * 2], maxsplit=LEDE_SENTENCES)
+    return " ".join(sentences[:LEDE_SENTENCES])[:LEDE_CHARS]
+
+
+def cue_features(documents) -> sparse.csr_matrix:
+    """Binary cue features, one row per document (dicts with title and text).
+
+    Only the title and the lede are read: news puts the event first, and a long article's background
+    (a trial years ago, an old amnesty) must not outvote what it reports.
+    """
+    index = {name: i for i, name in enumerate(_LEXICON_NAMES)}
+    rows = np.zeros((len(documents), len(CUE_FEATURE_NAMES)), dtype=np.float64)
+    for row, doc in enumerate(documents):
+        title = unicodedata.normalize("NFKC", str(doc.get("title") or "")).lower()
+        body = lede(unicodedata.normalize("NFKC", str(doc.get("text") or ""))).lower()
+        title_tokens = _tokens(title)
+        tokens = title_tokens + ["|"] * WINDOW + _tokens(body)
+        everywhere = _positions(tokens)
+        in_title = _positions(title_tokens)
+        column = 0
+        for i in range(len(_LEXICON_NAMES)):
+            rows[row, column] = 1.0 if everywhere[i] else 0.0
+            column += 1
+        for name in ("escape", "attack", "riot", "custody"):
+            rows[row, column] = 1.0 if in_title[index[name]] else 0.0
+            column += 1
+        for a, b in PAIRS:
+            rows[row, column] = 1.0 if _near(everywhere[index[a]], everywhere[index[b]]) else 0.0
+            column += 1
+        for a, b in PAIRS[:3]:
+            rows[row, column] = 1.0 if _near(in_title[index[a]], in_title[index[b]]) else 0.0
+            column += 1
+    return sparse.csr_matrix(rows)

@@ -1,0 +1,113 @@
+"""Classification as the pipeline runs it: model + gazetteer + severity, on records or on stored articles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from monitor.alerts.severity import FacilityRisk, assess_severity
+from monitor.classify.model import SignalClassifier, load_packaged_model
+from monitor.facilities.gazetteer import CandidateFacility, FacilityLink, Gazetteer
+from monitor.store.db import session_scope
+from monitor.store.schema import INCIDENT_LABELS, Article, Classification, Facility, FacilityMention, utcnow
+
+BATCH_SIZE = 500
+JIHADIST_MARKERS = ("islamic state", "isis", "isil", "daesh", "jihadist", "al-qaeda", "al qaeda", "boko haram",
+                    "iswap", "taliban", "al-shabaab", "aqap", " adf ", "is suspects", "is fighters", "is members",
+                    "is detainees", "is militants", "is-affiliated", "is families", "is-linked")
+
+
+@dataclass
+class ArticleSignal:
+    labels: list[str]
+    scores: dict[str, float]
+    facilities: list[FacilityLink] = field(default_factory=list)
+    candidates: list[CandidateFacility] = field(default_factory=list)
+    severity: Optional[str] = None
+    severity_reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "labels": self.labels, "scores": self.scores,
+            "facilities": [link.as_dict() for link in self.facilities],
+            "candidate_facilities": [c.as_dict() for c in self.candidates],
+            "severity": self.severity, "severity_reason": self.severity_reason,
+        }
+
+
+def facility_risks(session: Session) -> dict[int, FacilityRisk]:
+    risks = {}
+    for f in session.exec(select(Facility)):
+        profile_text = " " + " ".join([f.conditions or "", f.operator or "", f.name,
+                                       *[str(i.get("summary", "")) for i in f.incidents or []]]).lower() + " "
+        jihadist = any(marker in profile_text for marker in JIHADIST_MARKERS)
+        risks[f.id] = FacilityRisk(f.name, f.population, f.capacity, tuple(f.condition_tags or ()), jihadist)
+    return risks
+
+
+class SignalAnalyser:
+    """Everything needed to turn (title, text) into an ArticleSignal, loaded once."""
+
+    def __init__(self, classifier: SignalClassifier, gazetteer: Gazetteer, risks: dict[int, FacilityRisk]):
+        self.classifier = classifier
+        self.gazetteer = gazetteer
+        self.risks = risks
+
+    @classmethod
+    def from_store(cls, engine: Engine, classifier: Optional[SignalClassifier] = None) -> "SignalAnalyser":
+        with Session(engine) as session:
+            gazetteer = Gazetteer.from_session(session)
+            risks = facility_risks(session)
+        return cls(classifier or load_packaged_model(), gazetteer, risks)
+
+    def analyse(self, documents: Sequence[dict]) -> list[ArticleSignal]:
+        predictions = self.classifier.predict(documents)
+        signals = []
+        for document, prediction in zip(documents, predictions):
+            title, text = document.get("title") or "", document.get("text") or ""
+            linked = self.gazetteer.link(title, text)
+            signal = ArticleSignal(prediction.labels, prediction.scores, linked.links)
+            incident = any(label in INCIDENT_LABELS for label in prediction.labels)
+            if incident and not linked.primary:
+                signal.candidates = self.gazetteer.propose_candidates(title, text)
+            primary = linked.primary[0] if linked.primary else None
+            risk = self.risks.get(primary.facility_id) if primary and primary.confidence >= 0.5 else None
+            signal.severity, signal.severity_reason = assess_severity(prediction.labels, f"{title}\n{text}", risk)
+            signals.append(signal)
+        return signals
+
+
+def classify_pending(engine: Engine, analyser: Optional[SignalAnalyser] = None, batch_size: int = BATCH_SIZE,
+                     on_batch: Optional[Callable[[list[int]], None]] = None) -> int:
+    """Classify and link every stored article not yet classified, in batches; returns how many."""
+    analyser = analyser or SignalAnalyser.from_store(engine)
+    done = 0
+    while True:
+        with Session(engine) as session:
+            articles = list(session.exec(select(Article).where(Article.classified_at.is_(None))
+                                         .order_by(Article.id).limit(batch_size)))
+        if not articles:
+            return done
+        signals = analyser.analyse([{"title": a.title, "text": a.summary} for a in articles])
+        now = utcnow()
+        with session_scope(engine) as session:
+            for article, signal in zip(articles, signals):
+                session.add(Classification(article_id=article.id, model_version=analyser.classifier.version,
+                                           labels=signal.labels, scores=signal.scores, severity=signal.severity))
+                for link in signal.facilities:
+                    session.add(FacilityMention(article_id=article.id, facility_id=link.facility_id, role=link.role,
+                                                confidence=round(link.confidence, 3), matched=link.matched[:300]))
+                for candidate in signal.candidates:
+                    session.add(FacilityMention(article_id=article.id, facility_id=None, role="primary",
+                                                confidence=0.3, matched=candidate.name[:300],
+                                                candidate_name=candidate.name[:300],
+                                                candidate_place=(candidate.place or None) and candidate.place[:300],
+                                                candidate_country=candidate.country))
+                stored = session.get(Article, article.id)
+                stored.classified_at = now
+        done += len(articles)
+        if on_batch is not None:
+            on_batch([a.id for a in articles])

@@ -1,0 +1,61 @@
+"""The whole flow, in the order the product describes it: poll feeds → store → classify and link → (alerts → mail).
+
+`monitor poll`, the worker and `monitor demo` all run this, so what a user tests by hand is what the
+worker does on its schedule.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from sqlalchemy.engine import Engine
+
+from monitor.classify.model import ModelError, SignalClassifier, load_packaged_model
+from monitor.classify.service import SignalAnalyser, classify_pending
+from monitor.ingest.pipeline import CycleReport, FeedOutcome, run_cycle
+from monitor.settings import Settings
+
+
+@dataclass
+class FlowReport:
+    cycle: CycleReport = field(default_factory=CycleReport)
+    classified: int = 0
+    classification_skipped: Optional[str] = None
+
+    def summary(self) -> str:
+        parts = [self.cycle.summary()]
+        if self.classification_skipped:
+            parts.append(f"Classification skipped: {self.classification_skipped}.")
+        elif self.classified:
+            parts.append(f"Classified and linked {self.classified} articles.")
+        return " ".join(parts)
+
+
+def load_classifier(settings: Settings) -> SignalClassifier:
+    from pathlib import Path
+
+    if settings.model_path:
+        return SignalClassifier.from_file(Path(settings.model_path))
+    return load_packaged_model()
+
+
+def classify_new_articles(engine: Engine, settings: Settings, report: FlowReport) -> None:
+    """Classify every stored article still waiting; without a model they wait, and the report says why."""
+    try:
+        classifier = load_classifier(settings)
+    except ModelError as exc:
+        report.classification_skipped = str(exc)
+        return
+    report.classified = classify_pending(engine, SignalAnalyser.from_store(engine, classifier))
+
+
+def run_poll(engine: Engine, settings: Settings, *, all_feeds: bool = False, feed_name: Optional[str] = None,
+             on_feed_done: Optional[Callable[[FeedOutcome], None]] = None,
+             stopping: Optional[threading.Event] = None) -> FlowReport:
+    report = FlowReport()
+    report.cycle = run_cycle(engine, settings, all_feeds=all_feeds, feed_name=feed_name, on_feed_done=on_feed_done,
+                             stopping=stopping)
+    classify_new_articles(engine, settings, report)
+    return report

@@ -1,0 +1,111 @@
+"""`monitor classify` and `monitor evaluate` with the shipped model; safe model loading."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from monitor.classify.model import PACKAGED_MODEL, ModelError, SignalClassifier
+from tests.conftest import REPO_ROOT
+
+SEED = REPO_ROOT.parent / "shared" / "seed_article.txt"
+pytestmark = pytest.mark.skipif(not PACKAGED_MODEL.is_file(), reason="no trained model in models/")
+
+
+def _seed_item() -> dict:
+    if SEED.is_file():
+        title, _, text = SEED.read_text(encoding="utf-8").partition("\n")
+    else:  # the shared folder is beside every clone in CI; this fallback keeps the test meaningful elsewhere
+        title = "IS attacks Syria jail holding jihadists"
+        text = ("Islamic State fighters attacked Ghwayran prison in Hasakeh with a car bomb and freed dozens of "
+                "detainees, in the group's boldest operation since 2019. In 2013 the group freed hundreds from "
+                "the notorious Abu Ghraib prison.")
+    return {"id": "seed", "title": title, "text": text, "kept": {"any": "field"}}
+
+
+def test_the_seed_story_is_flagged_and_linked(run_cli, initialised, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(_seed_item()) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run_cli("classify", "--input", str(source), "--output", str(out))
+    item = json.loads(out.read_text())
+    assert {"prison_break", "attack_on_facility", "resurgence_signal"} <= set(item["labels"])
+    roles = {f["name"]: f["role"] for f in item["facilities"]}
+    assert roles.get("Ghwayran prison") == "primary"
+    assert roles.get("Abu Ghraib prison") == "mentioned"
+    assert item["severity"] in ("high", "critical")
+    assert item["kept"] == {"any": "field"} and item["id"] == "seed"
+    assert set(item["scores"]) >= {"prison_break", "conditions_alert"}
+    ghwayran = next(f for f in item["facilities"] if f["name"] == "Ghwayran prison")
+    assert isinstance(ghwayran["id"], int) and ghwayran["confidence"] >= 0.9 and ghwayran["matched"]
+
+
+def test_bad_lines_are_reported_by_number_and_skipped(run_cli, initialised, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "title": "Inmates escape from Kuje prison", "text": ""}\n'
+                      "not json\n"
+                      '{"id": 3}\n'
+                      '{"id": 4, "title": "Stocks close higher", "text": "Markets rallied."}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli("classify", "--input", str(source), "--output", str(out))
+    assert "line 2: skipped" in result.output and "line 3: skipped: no title or text" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [1, 4]
+    assert "prison_break" in rows[0]["labels"] and rows[1]["labels"] == []
+    assert rows[1]["severity"] is None
+
+
+def test_evaluate_prints_figures_and_misclassified_ids(run_cli, tmp_path):
+    dataset = tmp_path / "eval.jsonl"
+    items = [
+        {"id": "a", "title": "Dozens of inmates escape after gunmen storm jail", "text": "", "label": "prison_break"},
+        {"id": "b", "title": "Riot at city prison leaves three inmates dead", "text": "", "label": "riot_unrest"},
+        {"id": "c", "title": "Central bank raises interest rates", "text": "", "label": "none"},
+        {"id": "d", "title": "Quarterly sales beat forecasts", "text": "", "label": "prison_break"},
+    ]
+    dataset.write_text("\n".join(json.dumps(i) for i in items) + "\n{broken\n", encoding="utf-8")
+    output = run_cli("evaluate", "--dataset", str(dataset)).output
+    assert "incident (any of prison_break, attack_on_facility, riot_unrest vs not)" in output
+    assert "missed       d" in output and "line 5: not JSON" in output
+    figures = json.loads(run_cli("evaluate", "--dataset", str(dataset), "--json").output)
+    assert figures["items"] == 4 and figures["incident"]["fn"] >= 1
+
+
+def test_a_model_file_with_untrusted_types_is_refused(tmp_path):
+    # A model file that would call an OS function when used: exactly what a tampered file looks like.
+    path = tmp_path / "evil.skops"
+    SignalClassifier(Pipeline([("call", FunctionTransformer(os.getcwd))]), {}, [], "x").to_file(path)
+    with pytest.raises(ModelError, match="outside the trusted list"):
+        SignalClassifier.from_file(path)
+
+
+def test_a_model_that_does_not_match_its_card_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="does not match the sha256"):
+        SignalClassifier.from_file(PACKAGED_MODEL, expected_sha256="0" * 64)
+
+
+def test_polled_articles_are_classified_and_linked(run_cli, database_url, feeds_file, feed_server):
+    from sqlmodel import Session, select
+
+    from monitor.store.db import make_engine
+    from monitor.store.schema import Article, Classification, Facility, FacilityMention
+
+    feed_server.serve_file("/wire", "levant_wire.xml")
+    run_cli("--feeds-file", str(feeds_file(("Wire", feed_server.url("/wire")))), "init")
+    output = run_cli("poll").output
+    assert "Classified and linked 3 articles." in output
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        pending = session.exec(select(Article).where(Article.classified_at.is_(None))).all()
+        attack = session.exec(select(Article).where(Article.title.like("Gunmen attack prison%"))).one()
+        labels = session.exec(select(Classification.labels).where(Classification.article_id == attack.id)).one()
+        linked = session.exec(select(Facility.slug).join(FacilityMention, FacilityMention.facility_id == Facility.id)
+                              .where(FacilityMention.article_id == attack.id)).all()
+    engine.dispose()
+    assert pending == []
+    assert "attack_on_facility" in labels or "prison_break" in labels
+    assert "ghwayran-prison" in linked
