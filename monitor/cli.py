@@ -317,11 +317,12 @@ def classify(app: AppContext, input_file, output_file, model: Path | None, batch
 def demo(app: AppContext) -> None:
     """Load the bundled sample feeds through the pipeline, so a new user sees it work offline."""
     from monitor.demo import load_demo
-    from monitor.flow import FlowReport, classify_new_articles
+    from monitor.flow import FlowReport, classify_new_articles, raise_alerts_and_mail
 
     _require_store(app)
     report = FlowReport(cycle=load_demo(app.engine, app.settings))
     classify_new_articles(app.engine, app.settings, report)
+    raise_alerts_and_mail(app.engine, app.settings, report)
     click.echo(f"Demo feeds loaded: {report.summary()}")
     click.echo("They are fictional samples, stored as disabled feeds named 'Demo: ...'.")
 
@@ -415,6 +416,148 @@ def feeds_disable(app: AppContext, name: str) -> None:
             raise click.ClickException(f"no feed named {name!r}; see `monitor feeds list`")
         feed.enabled = False
     click.echo(f"Disabled {name}.")
+
+
+@cli.group()
+def subscribers() -> None:
+    """Who receives alert mail, and which alerts."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--facility", "facilities_", multiple=True, metavar="NAME", help="Only alerts at this facility (repeatable).")
+@click.option("--country", "countries", multiple=True, metavar="CC", help="Only alerts in this country (repeatable).")
+@click.option("--label", "labels", multiple=True, metavar="LABEL", help="Only alerts with this label (repeatable).")
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]), default="low",
+              show_default=True, help="Only alerts at or above this severity.")
+@click.option("--mode", type=click.Choice(["immediate", "digest"]), default="immediate", show_default=True,
+              help="A mail per alert, or one digest a day.")
+@click.option("--digest-hour", type=click.IntRange(0, 23), default=None, help="UTC hour of the daily digest.")
+@click.pass_obj
+def subscribers_add(app: AppContext, email: str, facilities_, countries, labels, min_severity, mode,
+                    digest_hour) -> None:
+    """Add a subscriber, or replace the rules of an existing one."""
+    from monitor.countries import is_country_code
+    from monitor.settings import _EMAIL
+    from monitor.store.schema import LABELS, Subscriber
+
+    _require_store(app)
+    if not _EMAIL.match(email):
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+    bad_labels = [label for label in labels if label not in LABELS]
+    if bad_labels:
+        raise click.BadParameter(f"unknown label(s) {bad_labels}; labels: {', '.join(LABELS)}", param_hint="--label")
+    bad_countries = [c for c in countries if not is_country_code(c.upper())]
+    if bad_countries:
+        raise click.BadParameter(f"not ISO country codes: {bad_countries}", param_hint="--country")
+    with session_scope(app.engine) as session:
+        facility_ids = []
+        for name in facilities_:
+            matches = find_facilities(session, name)
+            if len(matches) != 1:
+                raise click.ClickException(f"--facility {name!r} matches {len(matches)} facilities; name one "
+                                           "(see `monitor facilities list`)")
+            facility_ids.append(matches[0].id)
+        subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+        created = subscriber is None
+        subscriber = subscriber or Subscriber(email=email)
+        subscriber.facility_ids = facility_ids
+        subscriber.countries = [c.upper() for c in countries]
+        subscriber.labels = list(labels)
+        subscriber.min_severity, subscriber.mode, subscriber.digest_hour = min_severity, mode, digest_hour
+        subscriber.active = True
+        session.add(subscriber)
+    click.echo(f"{'Added' if created else 'Updated'} {email}.")
+
+
+@subscribers.command("list")
+@click.pass_obj
+def subscribers_list(app: AppContext) -> None:
+    """Every subscriber and its rules."""
+    from monitor.store.schema import Subscriber
+
+    _require_store(app)
+    with Session(app.engine) as session:
+        rows = list(session.exec(select(Subscriber).order_by(Subscriber.email)))
+        names = {f.id: f.name for f in session.exec(select(Facility))}
+    if not rows:
+        click.echo("No subscribers; add one with `monitor subscribers add EMAIL`.")
+    for s in rows:
+        rules = [f"min {s.min_severity}", s.mode + (f" at {s.digest_hour:02d}:00 UTC" if s.digest_hour is not None else "")]
+        if s.facility_ids:
+            rules.append("facilities: " + ", ".join(names.get(i, f"#{i}") for i in s.facility_ids))
+        if s.countries:
+            rules.append("countries: " + ", ".join(s.countries))
+        if s.labels:
+            rules.append("labels: " + ", ".join(s.labels))
+        click.echo(f"{s.email}  ({'; '.join(rules)})" + ("" if s.active else "  [inactive]"))
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.pass_obj
+def subscribers_remove(app: AppContext, email: str) -> None:
+    """Stop mailing a subscriber (what was sent stays in the audit)."""
+    from monitor.store.schema import Subscriber
+
+    _require_store(app)
+    with session_scope(app.engine) as session:
+        subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+        if subscriber is None:
+            raise click.ClickException(f"no subscriber {email!r}")
+        subscriber.active = False
+    click.echo(f"Removed {email}.")
+
+
+@cli.group()
+def alerts() -> None:
+    """Alerts: events that articles about one facility and signal add up to."""
+
+
+@alerts.command("list")
+@click.option("--status", type=click.Choice(["new", "confirmed", "dismissed", "escalated", "resolved"]),
+              help="Only alerts in this state.")
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high", "critical"]), default="low",
+              show_default=True, help="Only alerts at or above this severity.")
+@click.option("--limit", default=50, show_default=True, help="Newest first, at most this many.")
+@click.pass_obj
+def alerts_list(app: AppContext, status: str | None, min_severity: str, limit: int) -> None:
+    """One line per alert: facility (or candidate), labels, severity, outlets, status, first and last seen."""
+    from monitor.alerts.events import alert_place
+    from monitor.store.schema import SEVERITIES, Alert
+
+    _require_store(app)
+    with Session(app.engine) as session:
+        query = select(Alert).order_by(Alert.last_seen_at.desc()).limit(limit)
+        if status:
+            query = query.where(Alert.status == status)
+        query = query.where(Alert.severity.in_(SEVERITIES[SEVERITIES.index(min_severity):]))
+        rows = [(a, alert_place(session, a)) for a in session.exec(query)]
+    if not rows:
+        click.echo("No alerts.")
+        return
+    for alert, (place, country) in rows:
+        click.echo(f"#{alert.id:<5} {alert.severity.upper():<8} {alert.status:<9} {place}"
+                   f"{' [' + country + ']' if country else ''} | {', '.join(alert.labels)} | "
+                   f"{alert.outlet_count} outlet{'s' if alert.outlet_count != 1 else ''} | "
+                   f"{alert.first_seen_at:%Y-%m-%d %H:%M} – {alert.last_seen_at:%Y-%m-%d %H:%M} UTC")
+
+
+@cli.command()
+@click.pass_obj
+def notify(app: AppContext) -> None:
+    """Send the mail that is due now from the outbox (the worker does this on its own)."""
+    from monitor.notify.outbox import send_due
+    from monitor.store.schema import Notification
+
+    _require_store(app)
+    click.echo(send_due(app.engine, app.settings).summary())
+    with Session(app.engine) as session:
+        for status, hint in (("unconfirmed", "a sender stopped mid-send; check with the recipient before resending"),
+                             ("failed", "SMTP refused them repeatedly; see last_error")):
+            count = len(session.exec(select(Notification.id).where(Notification.status == status)).all())
+            if count:
+                click.echo(f"{count} {status} in the outbox ({hint}).")
 
 
 @cli.group()

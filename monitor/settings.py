@@ -127,6 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout_seconds", 10, "int", "Deadline for connecting to a feed's server.",
             _int_between(1, 120)),
     Setting("max_feed_mb", 10, "int", "Largest feed body accepted, compressed or decompressed.", _int_between(1, 200)),
+    Setting("dashboard_url", "http://localhost:8501", "url",
+            "Where the dashboard is reached; alert mail links to it.", _parse_str),
     Setting("smtp_host", "", "str", "SMTP server for alert mail; empty means mail stays queued.", _parse_str),
     Setting("smtp_port", 587, "int", "SMTP server port.", _int_between(1, 65535)),
     Setting("smtp_user", "", "str", "SMTP login name; empty means no login.", _parse_str),

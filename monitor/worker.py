@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.flow import run_poll
+from monitor.notify.outbox import send_due
 from monitor.settings import Settings
 from monitor.store.db import session_scope
 from monitor.store.schema import utcnow
@@ -74,6 +75,14 @@ def poll_due_feeds_job() -> None:
             log.warning("feed %s failed: %s%s", outcome.feed, outcome.error, " (parked)" if outcome.parked else "")
 
 
+def send_outbox_job() -> None:
+    """Retries and anything queued by hand: mail waits in the outbox until SMTP takes it."""
+    context = _require_context()
+    report = send_due(context.engine, context.settings)
+    if report.sent or report.failed or report.unconfirmed:
+        log.info(report.summary())
+
+
 def build_scheduler(context: WorkerContext) -> BlockingScheduler:
     scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=context.engine, tablename="apscheduler_jobs")},
@@ -87,6 +96,8 @@ def build_scheduler(context: WorkerContext) -> BlockingScheduler:
     scheduler.add_job("monitor.worker:poll_due_feeds_job", "interval", seconds=context.settings.worker_tick_seconds,
                       id="poll_due_feeds",
                       name="poll due feeds", replace_existing=True, next_run_time=utcnow())
+    scheduler.add_job("monitor.worker:send_outbox_job", "interval", seconds=context.settings.worker_tick_seconds,
+                      id="send_outbox", name="send due mail", replace_existing=True)
     return scheduler
 
 

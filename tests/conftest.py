@@ -107,3 +107,54 @@ def feeds_file(tmp_path):
         return path
 
     return write
+
+
+class _Inbox:
+    """Messages an aiosmtpd server on loopback received."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+
+        message = email.message_from_bytes(envelope.content)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address):
+        return [m for rcpts, m in self.messages if address in rcpts]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a loopback port; `.stop()` and `.start()` simulate an outage."""
+    from aiosmtpd.controller import Controller
+
+    class Server:
+        def __init__(self):
+            self.inbox = _Inbox()
+            self.port = free_port()
+            self.controller = None
+
+        def start(self):
+            self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+            self.controller.start()
+
+        def stop(self):
+            if self.controller is not None:
+                self.controller.stop()
+                self.controller = None
+
+    server = Server()
+    server.start()
+    yield server
+    server.stop()

@@ -98,10 +98,17 @@ def test_upgrading_a_store_from_the_first_schema_keeps_its_data(database_url):
             " VALUES ('kept', 'Kept prison', 'prison', 'IQ', '[]', '[]', '[]', '{}', 'analyst', '[]', 10,"
             " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
         ))
+        connection.execute(text(
+            "INSERT INTO alert (labels, severity, severity_reason, status, outlet_count, first_seen_at, last_seen_at,"
+            " created_at, updated_at) VALUES ('[\"riot_unrest\"]', 'medium', 'kept', 'new', 2, CURRENT_TIMESTAMP,"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
     before, after = upgrade_store(engine)
     assert (before, after) == (FIRST_REVISION, head_revision())
     with Session(engine) as session:
         assert session.exec(select(Facility.population).where(Facility.slug == "kept")).one() == 10
+        alert = session.exec(select(Alert).where(Alert.severity_reason == "kept")).one()
+    assert alert.outlet_count == 2 and alert.labels == ["riot_unrest"] and alert.group_key == ""
     engine.dispose()
 
 

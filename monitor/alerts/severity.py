@@ -73,11 +73,13 @@ def assess_severity(labels: Sequence[str], text: str, facility: Optional[Facilit
     if "prison_break" in labels and "attack_on_facility" in labels:
         level += 1
         reasons.append("an armed attack that freed detainees")
+    escape_risk = "prison_break" in labels or "attack_on_facility" in labels
     if facility is not None and incident:
-        if facility.holds_jihadist_detainees:
+        # Who is held matters most when they could get out: a break or an assault, not a riot inside.
+        if facility.holds_jihadist_detainees and escape_risk:
             level += 1
             reasons.append(f"{facility.name} holds people suspected of jihadist membership")
-        elif facility.population and facility.population >= 1000:
+        elif facility.population and facility.population >= 1000 and escape_risk:
             level += 1
             reasons.append(f"{facility.name} holds about {facility.population:,} people")
         if facility.population and facility.capacity and facility.population > facility.capacity:

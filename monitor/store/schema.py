@@ -256,6 +256,10 @@ class Alert(SQLModel, table=True):
     facility_id: Optional[int] = Field(default=None, foreign_key="facility.id", index=True)
     candidate_name: Optional[str] = Field(default=None, max_length=300)
     candidate_country: Optional[str] = Field(default=None, max_length=2)
+    # What groups articles into this event: the facility (or candidate) and the kind of signal.
+    group_key: str = Field(default="", max_length=400, index=True)
+    # The severity subscribers were last told about; a rise above it notifies again.
+    notified_severity: Optional[str] = Field(default=None, max_length=10)
     labels: list[str] = _json()
     severity: str = Field(default="low", max_length=10)
     severity_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -320,7 +324,11 @@ class Subscriber(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
-    """The outbox: one row per (alert, subscriber, reason); sending flips it to sent exactly once."""
+    """The outbox: one row per (alert, subscriber, reason); sending flips it to sent exactly once.
+
+    status: pending -> sending -> sent; failed after too many attempts; unconfirmed when a sender died
+    between handing the mail to SMTP and recording it (never resent automatically, shown instead).
+    """
 
     id: Optional[int] = Field(default=None, primary_key=True)
     dedup_key: str = Field(unique=True, max_length=200)
@@ -331,7 +339,8 @@ class Notification(SQLModel, table=True):
     subject: str = Field(default="", max_length=500)
     body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
     body_html: str = Field(default="", sa_column=Column(Text, nullable=False))
-    status: str = Field(default="pending", max_length=10, index=True)  # pending | sending | sent | failed
+    status: str = Field(default="pending", max_length=12, index=True)
+    sending_started_at: Optional[datetime] = None
     attempts: int = Field(default=0, ge=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
