@@ -543,14 +543,111 @@ def alerts_list(app: AppContext, status: str | None, min_severity: str, limit: i
                    f"{alert.first_seen_at:%Y-%m-%d %H:%M} – {alert.last_seen_at:%Y-%m-%d %H:%M} UTC")
 
 
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@click.pass_obj
+def alerts_show(app: AppContext, alert_id: int) -> None:
+    """One alert: why its severity, its articles, and its audit trail."""
+    from monitor.alerts.events import alert_place
+    from monitor.store.schema import Alert, AlertArticle, AlertStatusChange, Article
+
+    _require_store(app)
+    with Session(app.engine) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise click.ClickException(f"no alert #{alert_id}")
+        place, country = alert_place(session, alert)
+        articles = list(session.exec(select(Article).join(AlertArticle, AlertArticle.article_id == Article.id)
+                                     .where(AlertArticle.alert_id == alert_id).order_by(Article.first_seen_at)))
+        audit = list(session.exec(select(AlertStatusChange).where(AlertStatusChange.alert_id == alert_id)
+                                  .order_by(AlertStatusChange.at)))
+    click.echo(f"Alert #{alert.id}: {place}{' [' + country + ']' if country else ''}")
+    click.echo(f"  labels:    {', '.join(alert.labels) or 'coverage went quiet'}")
+    click.echo(f"  severity:  {alert.severity} — {alert.severity_reason}")
+    click.echo(f"  status:    {alert.status}; {alert.outlet_count} independent outlet(s); "
+               f"{alert.first_seen_at:%Y-%m-%d %H:%M} – {alert.last_seen_at:%Y-%m-%d %H:%M} UTC")
+    for article in articles:
+        click.echo(f"  - {article.title} ({article.outlet or 'unknown outlet'})\n    {article.url}")
+    for change in audit:
+        what = f"{change.from_status} -> {change.to_status}" if change.from_status != change.to_status else "note"
+        click.echo(f"  {change.at:%Y-%m-%d %H:%M} {change.actor}: {what}" + (f": {change.note}" if change.note else ""))
+
+
+@alerts.command("set-status")
+@click.argument("alert_id", type=int)
+@click.argument("status", type=click.Choice(["new", "confirmed", "dismissed", "escalated", "resolved"]))
+@click.option("--as", "actor", default=None, help="Who is deciding (default: your login).")
+@click.option("--note", default=None, help="Why, kept in the audit trail.")
+@click.pass_obj
+def alerts_set_status(app: AppContext, alert_id: int, status: str, actor: str | None, note: str | None) -> None:
+    """Confirm, dismiss (false positive), escalate or resolve an alert; confirmations and dismissals become
+    labelled feedback for retraining."""
+    from monitor.alerts.triage import TriageError, change_status
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            change_status(session, alert_id, status, actor or _actor(), note)
+    except TriageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Alert #{alert_id} is now {status}.")
+
+
+@alerts.command("note")
+@click.argument("alert_id", type=int)
+@click.argument("text")
+@click.option("--as", "actor", default=None, help="Who is writing (default: your login).")
+@click.pass_obj
+def alerts_note(app: AppContext, alert_id: int, text: str, actor: str | None) -> None:
+    """Add a note to an alert's audit trail."""
+    from monitor.alerts.triage import TriageError, add_note
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            add_note(session, alert_id, actor or _actor(), text)
+    except TriageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Noted on alert #{alert_id}.")
+
+
+@cli.command()
+@click.option("--recompute", is_flag=True, help="Recompute every facility's score now (the worker does it daily).")
+@click.option("--limit", default=20, show_default=True, help="How many facilities to show, highest first.")
+@click.pass_obj
+def risk(app: AppContext, recompute: bool, limit: int) -> None:
+    """Facility risk scores (0-100), highest first, with the factors behind each."""
+    from monitor.alerts.risk import recompute_risk
+    from monitor.store.schema import RiskScore
+
+    _require_store(app)
+    if recompute:
+        recompute_risk(app.engine)
+    with Session(app.engine) as session:
+        latest = {}
+        for row in session.exec(select(RiskScore).order_by(RiskScore.day)):
+            latest[row.facility_id] = row
+        names = {f.id: (f.name, f.country) for f in session.exec(select(Facility))}
+    if not latest:
+        click.echo("No risk scores yet; run `monitor risk --recompute` (the worker computes them daily).")
+        return
+    for row in sorted(latest.values(), key=lambda r: -r.score)[:limit]:
+        name, country = names[row.facility_id]
+        top = sorted(row.factors, key=lambda f: -f["points"])[:3]
+        click.echo(f"{row.score:5.1f}  {name} [{country}]  ({row.day})  "
+                   + "; ".join(f"{f['factor']} +{f['points']:g}: {f['detail']}" for f in top))
+
+
 @cli.command()
 @click.pass_obj
 def notify(app: AppContext) -> None:
     """Send the mail that is due now from the outbox (the worker does this on its own)."""
+    from monitor.notify.digest import queue_due_digests
     from monitor.notify.outbox import send_due
     from monitor.store.schema import Notification
 
     _require_store(app)
+    queue_due_digests(app.engine, app.settings)
     click.echo(send_due(app.engine, app.settings).summary())
     with Session(app.engine) as session:
         for status, hint in (("unconfirmed", "a sender stopped mid-send; check with the recipient before resending"),

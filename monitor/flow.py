@@ -16,6 +16,8 @@ from monitor.classify.model import ModelError, SignalClassifier, load_packaged_m
 from monitor.classify.service import SignalAnalyser, classify_pending
 from monitor.alerts.events import AlertChanges, build_alerts
 from monitor.ingest.pipeline import CycleReport, FeedOutcome, run_cycle
+from monitor.alerts.risk import raise_quiet_coverage_alerts, recompute_risk
+from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import SendReport, enqueue_for_alerts, send_due
 from monitor.settings import Settings
 
@@ -69,8 +71,29 @@ def classify_new_articles(engine: Engine, settings: Settings, report: FlowReport
 def raise_alerts_and_mail(engine: Engine, settings: Settings, report: FlowReport) -> None:
     """Group what was just classified into alerts, queue mail for new and raised alerts, send what is due."""
     report.alerts = build_alerts(engine, report.classified_ids)
+    recompute_risk(engine, alert_facility_ids(engine, report.alerts.created + report.alerts.joined))
     report.queued = enqueue_for_alerts(engine, settings, report.alerts.created + report.alerts.raised)
+    report.queued += queue_due_digests(engine, settings)
     report.mail = send_due(engine, settings)
+
+
+def run_daily(engine: Engine, settings: Settings) -> tuple[int, list[int], SendReport]:
+    """The daily pass: every facility's risk score, "coverage went quiet" alerts, and their mail."""
+    scored = recompute_risk(engine)
+    quiet = raise_quiet_coverage_alerts(engine, settings.quiet_after_days)
+    enqueue_for_alerts(engine, settings, quiet)
+    return scored, quiet, send_due(engine, settings)
+
+
+def alert_facility_ids(engine: Engine, alert_ids: list[int]) -> list[int]:
+    if not alert_ids:
+        return []
+    from sqlmodel import Session, select
+
+    from monitor.store.schema import Alert
+
+    with Session(engine) as session:
+        return [fid for fid in session.exec(select(Alert.facility_id).where(Alert.id.in_(alert_ids))) if fid]
 
 
 def run_poll(engine: Engine, settings: Settings, *, all_feeds: bool = False, feed_name: Optional[str] = None,

@@ -19,7 +19,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
 from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
-from monitor.flow import run_poll
+from monitor.flow import run_daily, run_poll
+from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import send_due
 from monitor.settings import Settings
 from monitor.store.db import session_scope
@@ -78,9 +79,17 @@ def poll_due_feeds_job() -> None:
 def send_outbox_job() -> None:
     """Retries and anything queued by hand: mail waits in the outbox until SMTP takes it."""
     context = _require_context()
+    queue_due_digests(context.engine, context.settings)
     report = send_due(context.engine, context.settings)
     if report.sent or report.failed or report.unconfirmed:
         log.info(report.summary())
+
+
+def daily_job() -> None:
+    """Risk scores for every facility (for the trend charts) and "coverage went quiet" alerts."""
+    context = _require_context()
+    scored, quiet, mail = run_daily(context.engine, context.settings)
+    log.info("daily pass: %d risk scores, %d quiet-coverage alerts; %s", scored, len(quiet), mail.summary())
 
 
 def build_scheduler(context: WorkerContext) -> BlockingScheduler:
@@ -97,7 +106,9 @@ def build_scheduler(context: WorkerContext) -> BlockingScheduler:
                       id="poll_due_feeds",
                       name="poll due feeds", replace_existing=True, next_run_time=utcnow())
     scheduler.add_job("monitor.worker:send_outbox_job", "interval", seconds=context.settings.worker_tick_seconds,
-                      id="send_outbox", name="send due mail", replace_existing=True)
+                      id="send_outbox", name="send due mail and digests", replace_existing=True)
+    scheduler.add_job("monitor.worker:daily_job", "cron", hour=0, minute=30, id="daily", name="daily risk pass",
+                      replace_existing=True)
     return scheduler
 
 

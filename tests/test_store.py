@@ -16,7 +16,7 @@ FIRST_REVISION = "0001"
 EXPECTED_TABLES = {
     "facility", "facilityalias", "facilityprofilechange", "feed", "article", "articlesource", "classification",
     "facilitymention", "alert", "alertarticle", "alertstatuschange", "subscriber", "notification", "feedback",
-    "modelversion",
+    "modelversion", "riskscore",
 }
 
 

@@ -54,7 +54,7 @@ def render_alert(session: Session, alert: Alert, dashboard_url: str, reason: str
     facility = session.get(Facility, alert.facility_id) if alert.facility_id else None
     articles = list(session.exec(select(Article).join(AlertArticle, AlertArticle.article_id == Article.id)
                                  .where(AlertArticle.alert_id == alert.id).order_by(Article.first_seen_at)))
-    labels = ", ".join(label.replace("_", " ") for label in alert.labels)
+    labels = ", ".join(label.replace("_", " ") for label in alert.labels) or "coverage went quiet"
     raised = reason.startswith("raised")
     subject = (f"[{alert.severity.upper()}] {'Raised: ' if raised else ''}{place}: {labels} "
                f"({alert.outlet_count} outlet{'s' if alert.outlet_count != 1 else ''})")

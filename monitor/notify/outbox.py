@@ -56,9 +56,9 @@ class SendReport:
         return text + "."
 
 
-def subscriber_matches(subscriber: Subscriber, alert: Alert, country: Optional[str]) -> bool:
+def subscriber_matches(subscriber: Subscriber, alert: Alert, country: Optional[str], mode: str = "immediate") -> bool:
     """A subscriber with no facility, country or label filter receives every alert at or above its minimum."""
-    if not subscriber.active or subscriber.mode != "immediate":
+    if not subscriber.active or subscriber.mode != mode:
         return False
     if SEVERITIES.index(alert.severity) < SEVERITIES.index(subscriber.min_severity):
         return False

@@ -360,6 +360,20 @@ class Feedback(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class RiskScore(SQLModel, table=True):
+    """A facility's risk score, one row per day (the latest recomputation that day), for trend charts."""
+
+    __table_args__ = (UniqueConstraint("facility_id", "day", name="uq_risk_score_day"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    facility_id: int = Field(foreign_key="facility.id", index=True, ondelete="CASCADE")
+    day: str = Field(max_length=10, index=True)  # YYYY-MM-DD (UTC)
+    score: float = Field(ge=0, le=100)
+    # [{"factor": "...", "points": 12.5, "detail": "..."}]
+    factors: list[dict[str, Any]] = _json()
+    computed_at: datetime = Field(default_factory=utcnow)
+
+
 class ModelVersion(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     version: str = Field(unique=True, max_length=80)
