@@ -156,6 +156,13 @@ def config(app: AppContext, show_secrets: bool, as_json: bool) -> None:
         click.echo(f"{'':<{width}}  from {source}; env {setting.env_name}; {setting.type}: {setting.help}")
 
 
+def _feed_named(session: Session, name: str) -> Feed:
+    feed = session.exec(select(Feed).where(Feed.name == name)).first()
+    if feed is None:
+        raise click.ClickException(f"no feed named {name!r}; see `monitor feeds list`")
+    return feed
+
+
 @cli.command()
 @click.option("--all", "all_feeds", is_flag=True, help="Poll every enabled feed now, whatever its schedule.")
 @click.option("--feed", "feed_name", metavar="NAME", help="Poll this one feed now (even if parked or disabled).")
@@ -167,8 +174,7 @@ def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
     _require_store(app)
     if feed_name is not None:
         with Session(app.engine) as session:
-            if session.exec(select(Feed).where(Feed.name == feed_name)).first() is None:
-                raise click.ClickException(f"no feed named {feed_name!r}; see `monitor feeds list`")
+            _feed_named(session, feed_name)
     interactive = sys.stdout.isatty()
     with Session(app.engine) as session:
         from monitor.ingest.pipeline import select_feeds
@@ -394,9 +400,7 @@ def feeds_enable(app: AppContext, name: str) -> None:
     """Re-enable a disabled or parked feed and check it at the next cycle."""
     _require_store(app)
     with session_scope(app.engine) as session:
-        feed = session.exec(select(Feed).where(Feed.name == name)).first()
-        if feed is None:
-            raise click.ClickException(f"no feed named {name!r}; see `monitor feeds list`")
+        feed = _feed_named(session, name)
         if feed.removed_at is not None:
             raise click.ClickException(f"{name!r} was removed from the feeds file; add it there to poll it again")
         feed.enabled, feed.parked_at, feed.consecutive_errors = True, None, 0
@@ -411,10 +415,7 @@ def feeds_disable(app: AppContext, name: str) -> None:
     """Stop polling a feed (its articles and history stay)."""
     _require_store(app)
     with session_scope(app.engine) as session:
-        feed = session.exec(select(Feed).where(Feed.name == name)).first()
-        if feed is None:
-            raise click.ClickException(f"no feed named {name!r}; see `monitor feeds list`")
-        feed.enabled = False
+        _feed_named(session, name).enabled = False
     click.echo(f"Disabled {name}.")
 
 

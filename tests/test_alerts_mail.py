@@ -146,3 +146,44 @@ def test_subscriber_commands(run_cli, initialised):
     assert "not an email address" in run_cli("subscribers", "add", "nobody", expect=2).output
     run_cli("subscribers", "remove", "a@example.org")
     assert "[inactive]" in run_cli("subscribers", "list").output
+
+
+def test_a_severity_rise_notifies_again_and_a_repeat_does_not(run_cli, mail_store, smtp_server, database_url):
+    from monitor.notify.outbox import enqueue_for_alerts
+
+    run_cli(*smtp(smtp_server), "poll")
+    first = len(smtp_server.inbox.to("syria-desk@example.org"))
+    settings = load_settings(env={}, flags={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,
+                                            "smtp_starttls": False, "database_url": database_url})
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        alert = session.exec(select(Alert).where(Alert.severity != "critical")
+                             .where(Alert.group_key.like("facility:%"))).first()
+        assert alert is not None
+        alert_id = alert.id
+        alert.severity = "critical"  # what a new article with larger scale cues does
+    assert enqueue_for_alerts(engine, settings, [alert_id]) == 1
+    assert enqueue_for_alerts(engine, settings, [alert_id]) == 0  # same severity again: nothing
+    send_due(engine, settings)
+    mails = smtp_server.inbox.to("syria-desk@example.org")
+    assert len(mails) == first + 1 and mails[-1]["Subject"].startswith("[CRITICAL] Raised: ")
+    engine.dispose()
+
+
+def test_mail_refused_too_often_is_marked_failed_not_retried_forever(run_cli, mail_store, database_url):
+    from monitor.notify.outbox import MAX_ATTEMPTS
+
+    run_cli("poll")
+    engine = make_engine(database_url)
+    from tests.conftest import free_port
+
+    settings = load_settings(env={}, flags={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
+                                            "smtp_starttls": False})
+    now = utcnow()
+    for attempt in range(MAX_ATTEMPTS):
+        send_due(engine, settings, now=now + timedelta(hours=attempt))
+    with Session(engine) as session:
+        rows = list(session.exec(select(Notification)))
+    assert rows and all(n.status == "failed" and n.attempts == MAX_ATTEMPTS for n in rows)
+    assert "failed in the outbox" in run_cli("notify").output
+    engine.dispose()
