@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/monitor init
+	$(BIN)/monitor init --demo --create-admin
 	@echo "Starting the worker and the dashboard on http://localhost:$(PORT) (Ctrl-C stops both)"
 	@$(BIN)/monitor worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \

@@ -1,42 +1,77 @@
-"""Streamlit dashboard. Reads the store only; the worker process does all polling and sending."""
+"""Streamlit dashboard. Reads the store (and writes analysts' triage and edits); the worker does all polling
+and sending. Nothing is shown before login.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from monitor.countries import country_name
-from monitor.dashboard import queries
+from monitor.dashboard.context import DashboardContext, get_engine
+from monitor.dashboard.views import PAGES
 from monitor.settings import SettingsError, load_settings
-from monitor.store.db import make_engine
-from monitor.store.migrate import current_revision
+from monitor.store.db import describe_store_error
+from monitor.store.migrate import current_revision, head_revision
+from monitor.users import LoggedInUser, UserError, authenticate, current_user, has_users
 
 st.set_page_config(page_title="Detention-facility risk monitor", layout="wide")
+TITLE = "Detention-facility risk monitor"
 
 
-@st.cache_resource
-def get_engine(database_url: str):
-    # The engine (a connection pool) is shared across reruns; sessions are opened per query, never cached.
-    return make_engine(database_url)
+def open_store(database_url: str) -> None:
+    """Stop with a plain explanation when the store is down, missing or on an older schema."""
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    try:
+        revision = current_revision(get_engine(database_url))
+    except Exception as exc:  # the store may be down or unreadable; say so instead of a traceback
+        st.error(f"The store is unavailable: {describe_store_error(exc, shown)}. "
+                 "The page retries when you reload it.")
+        st.stop()
+    if revision is None:
+        st.warning(f"The store at {shown} is not initialised yet. Run `monitor init`.")
+        st.stop()
+    if revision != head_revision():
+        st.warning(f"The store is at schema {revision}; this dashboard needs {head_revision()}. Run `monitor init`.")
+        st.stop()
 
 
-@st.cache_data(ttl=60)
-def load_facilities(database_url: str, country: str | None) -> list[dict]:
-    with Session(get_engine(database_url)) as session:
-        return queries.facility_rows(session, country)
+def login(database_url: str) -> LoggedInUser:
+    """The logged-in user, re-read from the store on every run so a disabled account or new role applies at once."""
+    engine = get_engine(database_url)
+    session_user = st.session_state.get("user")
+    if session_user is not None:
+        with Session(engine) as session:
+            user = current_user(session, session_user.id)
+        if user is not None:
+            return user
+        st.session_state.pop("user", None)
+        st.warning("Your account was disabled or removed; log in again.")
 
-
-@st.cache_data(ttl=60)
-def load_countries(database_url: str) -> list[str]:
-    with Session(get_engine(database_url)) as session:
-        return queries.facility_countries(session)
-
-
-@st.cache_data(ttl=60)
-def load_profile(database_url: str, slug: str) -> dict | None:
-    with Session(get_engine(database_url)) as session:
-        return queries.facility_profile(session, slug)
+    st.title(TITLE)
+    with Session(engine) as session:
+        any_users = has_users(session)
+    if not any_users:
+        st.info("No dashboard users exist yet. Create one with `monitor users add NAME --role admin` "
+                "(or `monitor init --create-admin`).")
+        st.stop()
+    with st.form("login"):
+        name = st.text_input("User name")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Log in")
+    if submitted:
+        with Session(engine) as session:
+            try:
+                user = authenticate(session, name, password)
+                error = None
+            except UserError as exc:
+                user, error = None, str(exc)
+            session.commit()  # failed attempts count towards the lockout too
+        if user is not None:
+            st.session_state["user"] = user
+            st.rerun()
+        st.error(error)
+    st.stop()
 
 
 def main() -> None:
@@ -45,74 +80,23 @@ def main() -> None:
     except SettingsError as exc:
         st.error(f"Settings problem: {exc}")
         st.stop()
-    database_url = settings.database_url
-    st.title("Detention-facility risk monitor")
-    try:
-        revision = current_revision(get_engine(database_url))
-    except Exception as exc:  # the store may be down or unreadable; say so instead of a traceback
-        st.error(f"Cannot open the store at {database_url}: {exc}")
-        st.stop()
-    if revision is None:
-        st.warning(f"The store at {database_url} is not initialised yet. Run `monitor init`.")
-        st.stop()
+    open_store(settings.database_url)
+    user = login(settings.database_url)
+    ctx = DashboardContext(settings=settings, user=user)
 
-    st.header("Facilities")
-    countries = load_countries(database_url)
-    choice = st.selectbox("Country", ["All countries"] + countries,
-                          format_func=lambda c: c if c == "All countries" else f"{country_name(c)} ({c})")
-    rows = load_facilities(database_url, None if choice == "All countries" else choice)
-    st.caption(f"{len(rows)} facilities")
-    frame = pd.DataFrame(rows, columns=["name", "kind", "country", "city", "operator", "population",
-                                        "population_date", "capacity", "status", "slug"])
-    st.dataframe(frame, hide_index=True, width="stretch",
-                 column_config={"population": st.column_config.NumberColumn(format="%d"),
-                                "capacity": st.column_config.NumberColumn(format="%d")})
-
-    if rows:
-        names = {row["slug"]: f"{row['name']} ({row['country_code']})" for row in rows}
-        slug = st.selectbox("Profile", list(names), format_func=names.get)
-        render_profile(load_profile(database_url, slug))
-
-
-def render_profile(profile: dict | None) -> None:
-    if profile is None:
-        st.info("That facility is no longer in the store.")
-        return
-    facts = profile.get("facts") or {}
-
-    st.subheader(profile["name"])
-    place = ", ".join(p for p in (profile.get("city"), profile.get("admin_area"), profile["country_name"]) if p)
-    st.write(f"{profile['kind'].replace('_', ' ')} · {place}")
-    left, middle, right = st.columns(3)
-    left.metric("Population", f"{profile['population']:,}" if profile.get("population") is not None else "unknown",
-                help=f"as of {profile.get('population_date') or 'unknown'}")
-    middle.metric("Capacity", f"{profile['capacity']:,}" if profile.get("capacity") is not None else "unknown")
-    right.metric("Operator", profile.get("operator") or "unknown")
-    # Text from the store is shown with st.text / st.write of plain strings, never as HTML.
-    if profile.get("conditions"):
-        st.markdown("**Conditions**")
-        st.text(profile["conditions"])
-        if profile.get("condition_tags"):
-            st.caption("Tags: " + ", ".join(profile["condition_tags"]))
-    if profile.get("nationalities"):
-        st.markdown("**Nationalities held**")
-        st.dataframe(pd.DataFrame([
-            {"country": country_name(n["country"]), "count": n.get("count"), "note": n.get("note", "")}
-            for n in profile["nationalities"]
-        ]), hide_index=True)
-    if profile.get("aliases"):
-        st.markdown("**Also known as**")
-        st.text("; ".join(profile["aliases"]))
-    if profile.get("incidents"):
-        st.markdown("**Notable incidents**")
-        st.dataframe(pd.DataFrame(sorted(profile["incidents"], key=lambda i: str(i.get("date", "")))),
-                     hide_index=True, width="stretch",
-                     column_config={"source": st.column_config.LinkColumn()})
-    sources = sorted({fact["source"] for fact in facts.values() if isinstance(fact, dict) and fact.get("source")})
-    if sources:
-        st.markdown("**Sources**")
-        st.dataframe(pd.DataFrame({"source": sources}), hide_index=True,
-                     column_config={"source": st.column_config.LinkColumn()})
+    st.sidebar.title("Risk monitor")
+    st.sidebar.caption(f"Logged in as {user.name} ({user.role})")
+    if st.sidebar.button("Log out", key="logout"):
+        st.session_state.clear()
+        st.rerun()
+    names = list(PAGES)
+    # A link from an alert mail (?alert=ID) opens that alert.
+    default = names.index("Alerts") if st.query_params.get("alert") else 0
+    page = st.sidebar.radio("Page", names, index=default, key="page")
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(flash)
+    PAGES[page](ctx)
 
 
 main()

@@ -91,9 +91,15 @@ def cli(ctx: click.Context, config_file, database_url, feeds_file, set_values) -
 
 
 @cli.command()
+@click.option("--demo", "with_demo", is_flag=True,
+              help="Also load the bundled demo feeds when the store has no articles yet (first run).")
+@click.option("--create-admin", is_flag=True,
+              help="When no dashboard user exists, create 'admin' with a generated password and print it once.")
 @click.pass_obj
-def init(app: AppContext) -> None:
+def init(app: AppContext, with_demo: bool, create_admin: bool) -> None:
     """Create or upgrade the store, load the bundled facility knowledge base and sync feeds.yaml (safe to rerun)."""
+    from monitor.classify.registry import register_packaged_model
+
     feeds_path = Path(app.settings.feeds_file)
     try:
         specs = read_feeds_file(feeds_path) if feeds_path.exists() else None
@@ -104,6 +110,7 @@ def init(app: AppContext) -> None:
         with session_scope(app.engine) as session:
             result = load_knowledge_base(session)
             feed_sync = sync_feeds(session, specs) if specs is not None else None
+            register_packaged_model(session)
     except KnowledgeBaseError as exc:
         raise click.ClickException(f"bundled facility data is invalid: {exc}") from None
     except OperationalError as exc:
@@ -123,6 +130,30 @@ def init(app: AppContext) -> None:
         click.echo(f"No feeds file at {feeds_path}; no feeds to poll (setting feeds_file).")
     else:
         click.echo(feed_sync.summary())
+    if with_demo:
+        _load_demo_on_first_run(app)
+    if create_admin:
+        from monitor.users import ensure_first_admin
+
+        with session_scope(app.engine) as session:
+            password = ensure_first_admin(session)
+        if password is not None:
+            click.echo("")
+            click.echo("First dashboard login (shown only now; change it with `monitor users set-password admin`):")
+            click.echo("  user:     admin")
+            click.echo(f"  password: {password}")
+            click.echo("")
+
+
+def _load_demo_on_first_run(app: AppContext) -> None:
+    from monitor.store.schema import Article
+
+    with Session(app.engine) as session:
+        has_articles = session.exec(select(Article.id).limit(1)).first() is not None
+    if has_articles:
+        return
+    click.echo("The store has no articles yet: loading the bundled demo feeds so the dashboard has something to show.")
+    _run_demo(app)
 
 
 @cli.command()
@@ -202,13 +233,30 @@ def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
 
 
 def _load_classifier(app: AppContext, model: Path | None):
-    from monitor.classify.model import ModelError, SignalClassifier, load_packaged_model
+    from monitor.classify.model import ModelError, SignalClassifier
+    from monitor.classify.registry import load_active_classifier
 
-    path = model or (Path(app.settings.model_path) if app.settings.model_path else None)
     try:
-        return SignalClassifier.from_file(path) if path else load_packaged_model()
+        if model:
+            return SignalClassifier.from_file(model)
+        return load_active_classifier(_engine_if_initialised(app), app.settings)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _engine_if_initialised(app: AppContext):
+    """The store's engine when it has a schema (so the active model version can be read), else None."""
+    from sqlalchemy.engine import make_url
+
+    from monitor.store.migrate import current_revision
+
+    url = make_url(app.settings.database_url)
+    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
+        return None  # don't create an empty store file just to find there is no model version in it
+    try:
+        return app.engine if current_revision(app.engine) is not None else None
+    except (OperationalError, click.ClickException):
+        return None
 
 
 @cli.command()
@@ -248,7 +296,7 @@ def train(corpus: Path | None, output: Path | None, card: Path | None, datasets:
 @click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSONL with title, text and label (a label or none) per line.")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Model file (default: the model_path setting, else the bundled model).")
+              help="Model file (default: the model_path setting, else the active model version).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_obj
 def evaluate(app: AppContext, dataset: Path, model: Path | None, as_json: bool) -> None:
@@ -274,7 +322,7 @@ def evaluate(app: AppContext, dataset: Path, model: Path | None, as_json: bool) 
 @click.option("--output", "output_file", type=click.File("w", encoding="utf-8"), default="-",
               help="Where to write the results (default: standard output).")
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Model file (default: the model_path setting, else the bundled model).")
+              help="Model file (default: the model_path setting, else the active model version).")
 @click.option("--batch-size", default=1000, show_default=True, help="Items classified together.")
 @click.pass_obj
 def classify(app: AppContext, input_file, output_file, model: Path | None, batch_size: int) -> None:
@@ -322,10 +370,14 @@ def classify(app: AppContext, input_file, output_file, model: Path | None, batch
 @click.pass_obj
 def demo(app: AppContext) -> None:
     """Load the bundled sample feeds through the pipeline, so a new user sees it work offline."""
+    _require_store(app)
+    _run_demo(app)
+
+
+def _run_demo(app: AppContext) -> None:
     from monitor.demo import load_demo
     from monitor.flow import FlowReport, classify_new_articles, raise_alerts_and_mail
 
-    _require_store(app)
     report = FlowReport(cycle=load_demo(app.engine, app.settings))
     classify_new_articles(app.engine, app.settings, report)
     raise_alerts_and_mail(app.engine, app.settings, report)
@@ -359,6 +411,8 @@ def _ago(when, now) -> str:
 @click.pass_obj
 def feeds_list(app: AppContext, problems: bool, as_json: bool) -> None:
     """Feed health: last success, last status, consecutive errors, parked, next check."""
+    from monitor.ingest.feed_admin import feed_state
+
     _require_store(app)
     now = utcnow()
     with Session(app.engine) as session:
@@ -380,9 +434,7 @@ def feeds_list(app: AppContext, problems: bool, as_json: bool) -> None:
         return
     click.echo(f"{'FEED':<44} {'STATE':<9} {'LAST OK':<10} {'STATUS':>6} {'ERRORS':>6} {'NEXT CHECK':<11}")
     for f in rows:
-        state = ("demo" if f.managed_by == "demo" else "removed" if f.removed_at else "parked" if f.parked_at
-                 else "disabled" if not f.enabled
-                 else "failing" if f.consecutive_errors else "ok")
+        state = feed_state(f)
         click.echo(f"{f.name[:44]:<44} {state:<9} {_ago(f.last_success_at, now):<10} {f.last_status or '-':>6} "
                    f"{f.consecutive_errors:>6} {_ago(f.next_check_at, now) if f.enabled and not f.parked_at else '-':<11}")
         if f.last_error:
@@ -393,18 +445,39 @@ def feeds_list(app: AppContext, problems: bool, as_json: bool) -> None:
     click.echo(f"{len(rows)} feeds" + (f", {parked} parked (re-enable with `monitor feeds enable NAME`)" if parked else "") + ".")
 
 
+@feeds.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--interval", "interval_minutes", type=click.IntRange(1, 10080), default=None,
+              help="Minutes between polls (default: the poll_interval_minutes setting).")
+@click.option("--language", default=None, help="Language code of the feed, e.g. en, ar, fr.")
+@click.pass_obj
+def feeds_add(app: AppContext, name: str, url: str, interval_minutes: int | None, language: str | None) -> None:
+    """Add a feed by hand (kept when feeds.yaml is synced); it is polled at the next cycle."""
+    from monitor.ingest.feed_admin import FeedAdminError, add_feed
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            add_feed(session, name, url, _actor(), interval_minutes=interval_minutes, language=language)
+    except (FeedAdminError, InvalidRow) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Added {name}; it is polled at the next cycle.")
+
+
 @feeds.command("enable")
 @click.argument("name")
 @click.pass_obj
 def feeds_enable(app: AppContext, name: str) -> None:
     """Re-enable a disabled or parked feed and check it at the next cycle."""
+    from monitor.ingest.feed_admin import FeedAdminError, enable_feed
+
     _require_store(app)
-    with session_scope(app.engine) as session:
-        feed = _feed_named(session, name)
-        if feed.removed_at is not None:
-            raise click.ClickException(f"{name!r} was removed from the feeds file; add it there to poll it again")
-        feed.enabled, feed.parked_at, feed.consecutive_errors = True, None, 0
-        feed.next_check_at = utcnow()
+    try:
+        with session_scope(app.engine) as session:
+            enable_feed(session, name, _actor())
+    except FeedAdminError as exc:
+        raise click.ClickException(f"{exc}; see `monitor feeds list`") from None
     click.echo(f"Enabled {name}; it is polled at the next cycle.")
 
 
@@ -413,9 +486,14 @@ def feeds_enable(app: AppContext, name: str) -> None:
 @click.pass_obj
 def feeds_disable(app: AppContext, name: str) -> None:
     """Stop polling a feed (its articles and history stay)."""
+    from monitor.ingest.feed_admin import FeedAdminError, disable_feed
+
     _require_store(app)
-    with session_scope(app.engine) as session:
-        _feed_named(session, name).enabled = False
+    try:
+        with session_scope(app.engine) as session:
+            disable_feed(session, name, _actor())
+    except FeedAdminError as exc:
+        raise click.ClickException(f"{exc}; see `monitor feeds list`") from None
     click.echo(f"Disabled {name}.")
 
 
@@ -827,6 +905,187 @@ def facilities_export(app: AppContext, file: Path, country: str | None) -> None:
     with Session(app.engine) as session:
         count = export_facilities(session, file, country=country)
     click.echo(f"Wrote {count} facilities to {file}.")
+
+
+@cli.group()
+def users() -> None:
+    """Dashboard logins: viewer (reads), analyst (also triages and edits), admin (also manages models)."""
+
+
+def _read_new_password(name: str) -> str:
+    from monitor.users import UserError, check_password_strength
+
+    password = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password_strength(name, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    return password
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "analyst", "admin"]), required=True,
+              help="viewer reads; analyst also triages alerts and edits facilities and feeds; admin also models.")
+@click.pass_obj
+def users_add(app: AppContext, name: str, role: str) -> None:
+    """Create a dashboard user; the password is read without echo (twice)."""
+    from monitor.users import UserError, create_user
+
+    _require_store(app)
+    password = _read_new_password(name)
+    try:
+        with session_scope(app.engine) as session:
+            create_user(session, name, role, password, _actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {role} {name}.")
+
+
+@users.command("list")
+@click.pass_obj
+def users_list(app: AppContext) -> None:
+    """Users, their roles and last login (never the password hashes)."""
+    from monitor.store.schema import User
+
+    _require_store(app)
+    with Session(app.engine) as session:
+        rows = list(session.exec(select(User).order_by(User.name)))
+    if not rows:
+        click.echo("No users. Create one with `monitor users add NAME --role admin`.")
+        return
+    click.echo(f"{'USER':<24} {'ROLE':<8} {'STATE':<9} LAST LOGIN")
+    for user in rows:
+        state = "disabled" if not user.active else "locked" if user.locked_until and user.locked_until > utcnow() \
+            else "active"
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never"
+        click.echo(f"{user.name:<24} {user.role:<8} {state:<9} {last}")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.pass_obj
+def users_set_password(app: AppContext, name: str) -> None:
+    """Set a new password (read without echo); also unlocks the account."""
+    from monitor.users import UserError, set_password
+
+    _require_store(app)
+    password = _read_new_password(name)
+    try:
+        with session_scope(app.engine) as session:
+            set_password(session, name, password, _actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Password of {name} changed.")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["viewer", "analyst", "admin"]))
+@click.pass_obj
+def users_set_role(app: AppContext, name: str, role: str) -> None:
+    """Change what a user may do."""
+    from monitor.users import UserError, set_role
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            set_role(session, name, role, _actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{name} is now {role}.")
+
+
+@users.command("disable")
+@click.argument("name")
+@click.pass_obj
+def users_disable(app: AppContext, name: str) -> None:
+    """Stop a user from logging in (their audit trail stays)."""
+    from monitor.users import UserError, set_active
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            set_active(session, name, False, _actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Disabled {name}.")
+
+
+@users.command("enable")
+@click.argument("name")
+@click.pass_obj
+def users_enable(app: AppContext, name: str) -> None:
+    """Let a disabled user log in again."""
+    from monitor.users import UserError, set_active
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            set_active(session, name, True, _actor())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Enabled {name}.")
+
+
+@cli.group()
+def models() -> None:
+    """Classifier versions: the packaged model and versions retrained with analysts' feedback."""
+
+
+@models.command("list")
+@click.pass_obj
+def models_list(app: AppContext) -> None:
+    """Every version, which one is active, and its cross-validated incident figures."""
+    from monitor.classify.registry import versions
+
+    _require_store(app)
+    with Session(app.engine) as session:
+        rows = versions(session)
+    if not rows:
+        click.echo("No model versions recorded; run `monitor init`.")
+        return
+    for row in rows:
+        card = row.card or {}
+        evaluation = (card.get("evaluation") or [{}])[0].get("incident", {}) if card.get("evaluation") else {}
+        figures = f"dev incident F1 {evaluation['f1']:.3f}" if "f1" in evaluation else "no dev evaluation"
+        marker = "*" if row.active else " "
+        click.echo(f"{marker} {row.version:<32} {row.origin:<10} {figures}; trained by {row.trained_by or '-'}"
+                   + (f"; active since {row.activated_at:%Y-%m-%d %H:%M} by {row.activated_by}" if row.active
+                      and row.activated_at else ""))
+    if app.settings.model_path:
+        click.echo(f"Note: the model_path setting pins {app.settings.model_path}; the active version is not used.")
+
+
+@models.command("retrain")
+@click.pass_obj
+def models_retrain(app: AppContext) -> None:
+    """Train a new version on the corpus plus analysts' confirmed/dismissed alerts; it is not activated."""
+    from monitor.classify.registry import RegistryError, retrain_with_feedback
+
+    _require_store(app)
+    try:
+        row = retrain_with_feedback(app.engine, app.settings, _actor(), progress=lambda m: click.echo(f"  {m}"))
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Trained {row.version}; compare it with `monitor models list`, then `monitor models activate "
+               f"{row.version}`.")
+
+
+@models.command("activate")
+@click.argument("version")
+@click.pass_obj
+def models_activate(app: AppContext, version: str) -> None:
+    """Make VERSION the model the worker classifies with (any earlier version can be re-activated)."""
+    from monitor.classify.registry import RegistryError, activate_version
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            activate_version(session, version, _actor())
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{version} is now active; the worker uses it from its next cycle.")
 
 
 def main() -> None:

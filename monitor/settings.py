@@ -109,6 +109,9 @@ SETTINGS: tuple[Setting, ...] = (
             "How often a feed is polled when feeds.yaml gives it no interval_minutes.", _int_between(1, 1440)),
     Setting("model_path", "", "path",
             "The classifier file to use; empty means the bundled models/classifier.skops.", _parse_str),
+    Setting("model_store_dir", "data/models", "path",
+            "Where models retrained from the dashboard are kept, one file per version (old versions stay, so "
+            "an admin can roll back).", _parse_str),
     Setting("worker_tick_seconds", 30, "int",
             "How often the worker looks for due feeds (each feed's own schedule decides when it is due).",
             _int_between(1, 3600)),
@@ -129,6 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_feed_mb", 10, "int", "Largest feed body accepted, compressed or decompressed.", _int_between(1, 200)),
     Setting("dashboard_url", "http://localhost:8501", "url",
             "Where the dashboard is reached; alert mail links to it.", _parse_str),
+    Setting("map_style", "", "url",
+            "Base map for the dashboard's facility map, as a Mapbox/MapLibre style URL; empty draws the points "
+            "with no third-party tile server (for offline or sensitive deployments).", _parse_str),
+    Setting("dashboard_page_size", 50, "int", "Alerts per page in the dashboard.", _int_between(10, 500)),
     Setting("digest_hour", 7, "int", "UTC hour at which daily digests go out, for subscribers who set none.",
             _int_between(0, 23)),
     Setting("quiet_after_days", 14, "int",

@@ -261,7 +261,7 @@ class Alert(SQLModel, table=True):
     # The severity subscribers were last told about; a rise above it notifies again.
     notified_severity: Optional[str] = Field(default=None, max_length=10)
     labels: list[str] = _json()
-    severity: str = Field(default="low", max_length=10)
+    severity: str = Field(default="low", max_length=10, index=True)
     severity_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     status: str = Field(default="new", max_length=12, index=True)
     outlet_count: int = Field(default=1, ge=0)
@@ -381,7 +381,49 @@ class ModelVersion(SQLModel, table=True):
     path: str = Field(max_length=2000)
     card: dict[str, Any] = _json(_empty_dict)
     active: bool = False
+    # packaged: the model shipped in models/; retrained: trained here on the corpus plus analysts' feedback.
+    origin: str = Field(default="packaged", max_length=20)
+    trained_by: Optional[str] = Field(default=None, max_length=200)
+    activated_by: Optional[str] = Field(default=None, max_length=200)
+    activated_at: Optional[datetime] = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+USER_ROLES = ("viewer", "analyst", "admin")
+
+
+class User(SQLModel, table=True):
+    """A dashboard login. Only a salted scrypt hash of the password is stored."""
+
+    __tablename__ = "app_user"  # "user" is a reserved word in PostgreSQL
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, min_length=1, max_length=100)
+    password_hash: str = Field(max_length=300)
+    role: str = Field(default="viewer", max_length=10)
+    active: bool = True
+    failed_logins: int = Field(default=0, ge=0)
+    locked_until: Optional[datetime] = None
+    last_login_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in USER_ROLES:
+            raise ValueError(f"role must be one of {', '.join(USER_ROLES)}, got {value!r}")
+        return value
+
+
+class ActivityLog(SQLModel, table=True):
+    """Who did what outside alert triage: feed changes, model activations, users, logins."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    actor: str = Field(min_length=1, max_length=200)
+    action: str = Field(max_length=60, index=True)
+    target: str = Field(default="", max_length=300)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    at: datetime = Field(default_factory=utcnow, index=True)
 
 
 # Table classes whose checks also live on a plain (non-table) model; validating through it skips

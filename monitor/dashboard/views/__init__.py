@@ -1,0 +1,15 @@
+"""One module per dashboard page; each has `render(ctx)`. The sidebar offers them in this order."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from monitor.dashboard.context import DashboardContext
+from monitor.dashboard.views import alerts, facilities, feeds, model
+
+PAGES: dict[str, Callable[[DashboardContext], None]] = {
+    "Alerts": alerts.render,
+    "Facilities": facilities.render,
+    "Feeds": feeds.render,
+    "Model": model.render,
+}

@@ -1,0 +1,176 @@
+"""Dashboard users: salted scrypt password hashes, roles, lockout after repeated failures.
+
+Roles are cumulative: a viewer reads, an analyst also triages alerts and edits facilities and feeds,
+an admin also manages models. The CLI creates users; nothing is visible in the dashboard before login.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Optional
+
+from sqlmodel import Session, select
+
+from monitor.store.schema import USER_ROLES, ActivityLog, User, utcnow
+
+# scrypt work factors (RFC 7914 interactive-login range): about 50 ms and 16 MiB per check.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+MIN_PASSWORD_LENGTH = 10
+LOCK_AFTER_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+
+
+class UserError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoggedInUser:
+    """What the dashboard keeps in a browser session: never the hash."""
+
+    id: int
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return USER_ROLES.index(self.role) >= USER_ROLES.index(role)
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    encode = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt)}${encode(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def check_password_strength(name: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if password.strip().lower() == name.strip().lower():
+        raise UserError("the password must not be the user name")
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(session: Session, name: str, role: str, password: str, actor: str) -> User:
+    name = name.strip()
+    if not name:
+        raise UserError("the user name is empty")
+    if role not in USER_ROLES:
+        raise UserError(f"role must be one of {', '.join(USER_ROLES)}")
+    if session.exec(select(User).where(User.name == name)).first() is not None:
+        raise UserError(f"there is already a user named {name!r}")
+    check_password_strength(name, password)
+    user = User(name=name, role=role, password_hash=hash_password(password))
+    session.add(user)
+    session.add(ActivityLog(actor=actor, action="user.add", target=name, detail=f"role {role}"))
+    session.flush()
+    return user
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.exec(select(User).where(User.name == name.strip())).first()
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    return user
+
+
+def set_password(session: Session, name: str, password: str, actor: str) -> None:
+    user = get_user(session, name)
+    check_password_strength(user.name, password)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(ActivityLog(actor=actor, action="user.password", target=user.name))
+
+
+def set_role(session: Session, name: str, role: str, actor: str) -> None:
+    if role not in USER_ROLES:
+        raise UserError(f"role must be one of {', '.join(USER_ROLES)}")
+    user = get_user(session, name)
+    session.add(ActivityLog(actor=actor, action="user.role", target=user.name, detail=f"{user.role} -> {role}"))
+    user.role = role
+
+
+def set_active(session: Session, name: str, active: bool, actor: str) -> None:
+    user = get_user(session, name)
+    user.active = active
+    session.add(ActivityLog(actor=actor, action="user.enable" if active else "user.disable", target=user.name))
+
+
+def authenticate(session: Session, name: str, password: str, now: Optional[datetime] = None) -> LoggedInUser:
+    """The user, if the name and password match and the account is usable; UserError otherwise.
+
+    The error never says whether the name exists, and a wrong password costs the same scrypt work
+    as a right one, so the login form can't be used to list accounts.
+    """
+    now = now or utcnow()
+    user = session.exec(select(User).where(User.name == name.strip())).first()
+    if user is None:
+        verify_password(password, _dummy_hash())
+        raise UserError("wrong user name or password")
+    if user.locked_until is not None and user.locked_until > now:
+        raise UserError("too many failed logins: this account is locked for a few minutes")
+    if not verify_password(password, user.password_hash):
+        user.failed_logins += 1
+        if user.failed_logins >= LOCK_AFTER_FAILURES:
+            user.locked_until = now + LOCK_FOR
+            user.failed_logins = 0
+        session.add(ActivityLog(actor=user.name, action="login.failed", target=user.name))
+        raise UserError("wrong user name or password")
+    if not user.active:
+        raise UserError("this account is disabled; ask an admin")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.add(ActivityLog(actor=user.name, action="login", target=user.name))
+    return LoggedInUser(id=user.id, name=user.name, role=user.role)
+
+
+def ensure_first_admin(session: Session, name: str = "admin") -> Optional[str]:
+    """On a store with no users, create an admin and return its generated password (shown once)."""
+    if session.exec(select(User.id)).first() is not None:
+        return None
+    password = generate_password()
+    create_user(session, name, "admin", password, actor="monitor init")
+    return password
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def has_users(session: Session) -> bool:
+    return session.exec(select(User.id)).first() is not None
+
+
+def current_user(session: Session, user_id: int) -> Optional[LoggedInUser]:
+    """The user as the store has them now, or None when disabled or removed."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    return LoggedInUser(id=user.id, name=user.name, role=user.role)

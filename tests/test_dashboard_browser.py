@@ -1,0 +1,132 @@
+"""End to end in a real browser: `streamlit run app.py` on a free port, headless Chromium logs in and
+takes a screenshot of the alerts page. Skipped when Chromium or its driver is absent (`.ci/run` installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from monitor.classify.model import PACKAGED_MODEL
+from monitor.store.db import session_scope
+from monitor.store.schema import Alert
+from monitor.users import create_user
+from tests.conftest import REPO_ROOT, free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+# The flags this machine needs: no sandbox as root, no GPU, and no background calls to Google's hosts,
+# which the closed network refuses.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1100")
+SCREENSHOT_DIR = Path(os.environ.get("MONITOR_TEST_SCREENSHOT_DIR", REPO_ROOT / "test-screenshots"))
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromedriver are not installed"),
+    pytest.mark.skipif(not PACKAGED_MODEL.is_file(), reason="no trained model in models/"),
+]
+
+
+@pytest.fixture
+def dashboard(run_cli, sqlite_url, tmp_path):
+    run_cli("init")
+    run_cli("demo")
+    from monitor.store.db import make_engine
+
+    engine = make_engine(sqlite_url)
+    with session_scope(engine) as session:
+        create_user(session, "amina", "analyst", "browser-test-password", actor="test")
+    with Session(engine) as session:
+        alerts = len(session.exec(select(Alert)).all())
+    engine.dispose()
+    port = free_port()
+    env = dict(os.environ, MONITOR_DATABASE_URL=sqlite_url)
+    log = (tmp_path / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited: {(tmp_path / 'streamlit.log').read_text()}")
+        time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not answer within 60 s")
+    try:
+        yield url, alerts
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_log_in_and_screenshot_the_alerts_page(dashboard, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, alert_count = dashboard
+    wait = WebDriverWait(browser, 60)
+    browser.get(url)
+    name = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, 'input[aria-label="User name"]')))
+    assert "Alerts" not in browser.find_element(By.TAG_NAME, "body").text  # nothing before login
+    name.send_keys("amina")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys("browser-test-password")
+    next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Log in").click()
+
+    wait.until(lambda d: any(h.text.strip() == "Alerts" for h in d.find_elements(By.TAG_NAME, "h2")))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]'))
+    wait.until(lambda d: "Alert #" in d.find_element(By.TAG_NAME, "body").text)
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Logged in as amina (analyst)" in body
+    assert "Why this severity" in body and "Confirm" in body
+    time.sleep(1)  # let the table's canvas paint before the picture is taken
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOT_DIR / "alerts-page.png"
+    assert browser.save_screenshot(str(shot))
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size[0] >= 1200 and image.size[1] >= 900
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50, "the screenshot is blank"
+    assert alert_count > 0
