@@ -1058,14 +1058,17 @@ def models_list(app: AppContext) -> None:
 
 
 @models.command("retrain")
+@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Corpus folder (default: the bundled monitor/corpus/).")
 @click.pass_obj
-def models_retrain(app: AppContext) -> None:
+def models_retrain(app: AppContext, corpus_dir: Path | None) -> None:
     """Train a new version on the corpus plus analysts' confirmed/dismissed alerts; it is not activated."""
     from monitor.classify.registry import RegistryError, retrain_with_feedback
 
     _require_store(app)
     try:
-        row = retrain_with_feedback(app.engine, app.settings, _actor(), progress=lambda m: click.echo(f"  {m}"))
+        row = retrain_with_feedback(app.engine, app.settings, _actor(), progress=lambda m: click.echo(f"  {m}"),
+                                    corpus_dir=corpus_dir)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Trained {row.version}; compare it with `monitor models list`, then `monitor models activate "
@@ -1086,6 +1089,11 @@ def models_activate(app: AppContext, version: str) -> None:
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{version} is now active; the worker uses it from its next cycle.")
+
+
+from monitor.reports.command import report  # noqa: E402  (the command module imports cli lazily)
+
+cli.add_command(report)
 
 
 def main() -> None:

@@ -359,3 +359,17 @@ def test_a_tampered_model_file_cannot_be_activated(app_for, demo_store, engine, 
     with pytest.raises(registry.RegistryError, match="cannot be activated"):
         with session_scope(engine) as session:
             registry.activate_version(session, "tampered", "adam")
+
+
+@needs_model
+def test_reports_are_offered_as_downloads(app_for, demo_store, engine):
+    at = logged_in(app_for(demo_store), "vera")
+    go_to(at, "Reports")
+    with Session(engine) as session:
+        ghwayran = session.exec(select(Facility).where(Facility.slug == "ghwayran-prison")).one()
+    at.selectbox(key="report_facility").set_value(ghwayran.id).run()
+    at.selectbox(key="report_format").set_value("csv").run()
+    at.button(key="build_report").click().run()
+    assert not at.exception, at.exception
+    assert [d for d in at.get("download_button")], "no download button after building the report"
+    assert any("facility-" in str(c.value) or "bytes" in str(c.value) for c in at.caption)

@@ -109,7 +109,8 @@ def feedback_examples(session: Session) -> list[CorpusExample]:
 
 
 def retrain_with_feedback(engine: Engine, settings: Settings, actor: str,
-                          progress: Optional[Callable[[str], None]] = None) -> ModelVersion:
+                          progress: Optional[Callable[[str], None]] = None,
+                          corpus_dir: Optional[Path] = None) -> ModelVersion:
     """Train a new version on the corpus plus feedback and register it, inactive, for an admin to compare."""
     from monitor.classify.train import train, write_model
 
@@ -117,7 +118,7 @@ def retrain_with_feedback(engine: Engine, settings: Settings, actor: str,
         extra = feedback_examples(session)
     if not extra:
         raise RegistryError("there is no analyst feedback yet: confirm or dismiss some alerts first")
-    result = train(progress=progress, extra_examples=extra)
+    result = train(corpus_dir, progress=progress, extra_examples=extra)
     store_dir = Path(settings.model_store_dir)
     version = result.card["version"]
     model_path = (store_dir / f"classifier-{version}.skops").resolve()

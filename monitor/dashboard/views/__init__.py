@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Callable
 
 from monitor.dashboard.context import DashboardContext
-from monitor.dashboard.views import alerts, facilities, feeds, model
+from monitor.dashboard.views import alerts, facilities, feeds, model, reports
 
 PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Alerts": alerts.render,
     "Facilities": facilities.render,
     "Feeds": feeds.render,
     "Model": model.render,
+    "Reports": reports.render,
 }

@@ -66,13 +66,17 @@ def _map(ctx: DashboardContext, rows: list[dict]) -> None:
         layer = pdk.Layer("ScatterplotLayer", data=placed, get_position=["longitude", "latitude"],
                           get_fill_color="colour", get_radius=25000, radius_min_pixels=5, radius_max_pixels=18,
                           pickable=True, stroked=True, get_line_color=[40, 40, 40, 200], line_width_min_pixels=1)
+        # With no base map, names beside the points are what make the map readable.
+        names = pdk.Layer("TextLayer", data=placed, get_position=["longitude", "latitude"], get_text="name",
+                          get_size=12, get_color=[30, 30, 30, 230], get_alignment_baseline="'bottom'",
+                          get_pixel_offset=[0, -10], character_set="auto")
         view = pdk.ViewState(latitude=sum(r["latitude"] for r in placed) / len(placed),
                              longitude=sum(r["longitude"] for r in placed) / len(placed), zoom=3)
         # No base map unless one is configured: deployments may be offline, and tile requests reveal
         # which places staff are looking at to a third party.
         base_map = {"map_style": ctx.settings.map_style} if ctx.settings.map_style else \
             {"map_style": None, "map_provider": None}
-        deck = pdk.Deck(layers=[layer], initial_view_state=view, **base_map,
+        deck = pdk.Deck(layers=[layer, names], initial_view_state=view, **base_map,
                         tooltip={"text": "{name}\n{country}\nrisk {risk_text}\nopen alerts {open_alerts}"})
         st.pydeck_chart(deck, key="facility_map")
     if missing:

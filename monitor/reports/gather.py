@@ -1,0 +1,615 @@
+"""What a facility report says, gathered once from the store into plain dataclasses.
+
+Every format (PDF, CSV, Markdown, HTML, GeoJSON) renders a `ReportBundle`; none of them queries the
+store, so they all say the same thing. Reading only: gathering never computes or writes anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable, Optional
+
+from rapidfuzz import fuzz, process
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from monitor.countries import country_name, is_country_code
+from monitor.facilities.names import normalize_name
+from monitor.facilities.profiles import aliases_of, find_facilities
+from monitor.store.schema import (
+    Alert, AlertArticle, Article, Classification, Facility, FacilityAlias, FacilityMention, ModelVersion, RiskScore,
+    SEVERITIES, utcnow,
+)
+
+SNIPPET_CHARS = 300
+SUGGESTIONS = 5
+SUGGESTION_CUTOFF = 70
+SUGGESTION_SPREAD = 12
+LABEL_NAMES = {
+    "prison_break": "prison break",
+    "attack_on_facility": "attack on facility",
+    "riot_unrest": "riot or unrest",
+    "resurgence_signal": "resurgence signal",
+    "conditions_alert": "conditions alert",
+    "transfer_repatriation": "transfer or repatriation",
+}
+# A quiet-coverage alert carries no labels; it is still worth a line in a report.
+QUIET_LABEL = "coverage went quiet"
+PROFILE_SOURCE = "Facility profile: "
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ReportError(Exception):
+    """A report cannot be made as asked (unknown facility, bad date, ...); the message says why."""
+
+
+def clean_text(text: Optional[str]) -> str:
+    """Text from feeds and analysts without control characters, which no format can show."""
+    return _CONTROL.sub("", text or "")
+
+
+def label_names(labels: Iterable[str]) -> str:
+    names = [LABEL_NAMES.get(label, label.replace("_", " ")) for label in labels]
+    return ", ".join(names) or QUIET_LABEL
+
+
+@dataclass(frozen=True)
+class FacilitySelection:
+    """Which facilities a report covers: one by name or alias, every one in a country, or all."""
+
+    name_or_alias: Optional[str] = None
+    country: Optional[str] = None
+    all_facilities: bool = False
+    facility_ids: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        if self.all_facilities:
+            return "all facilities"
+        if self.country:
+            return f"facilities in {country_name(self.country.upper())} ({self.country.upper()})"
+        if self.facility_ids:
+            return f"{len(self.facility_ids)} selected facilities"
+        return self.name_or_alias or ""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a report covers, both ends included; None leaves that end open."""
+
+    since: Optional[date] = None
+    until: Optional[date] = None
+
+    def __post_init__(self):
+        if self.since and self.until and self.since > self.until:
+            raise ReportError(f"--since {self.since:%Y-%m-%d} is after --until {self.until:%Y-%m-%d}")
+
+    @property
+    def start(self) -> Optional[datetime]:
+        return datetime.combine(self.since, time(), timezone.utc) if self.since else None
+
+    @property
+    def end(self) -> Optional[datetime]:
+        """The first moment after the period."""
+        return datetime.combine(self.until + timedelta(days=1), time(), timezone.utc) if self.until else None
+
+    def describe(self) -> str:
+        if self.since and self.until:
+            return f"{self.since:%Y-%m-%d} to {self.until:%Y-%m-%d}"
+        if self.since:
+            return f"from {self.since:%Y-%m-%d}"
+        if self.until:
+            return f"up to {self.until:%Y-%m-%d}"
+        return "all dates"
+
+
+def parse_report_date(value: Optional[str], option: str) -> Optional[date]:
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ReportError(f"{option}: expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+@dataclass
+class Source:
+    """One entry of a report's numbered source list."""
+
+    number: int
+    url: str
+    date: Optional[str]  # as-of date of a profile fact, or an article's publication date (UTC)
+    title: str  # what it is: an article's title, or which profile facts it supports
+    outlet: Optional[str] = None
+
+
+@dataclass
+class ProfileFact:
+    field: str
+    label: str
+    value: str
+    as_of: Optional[str]
+    source_url: Optional[str]
+    source_number: Optional[int]
+
+
+@dataclass
+class Incident:
+    date: str
+    summary: str
+    source_url: Optional[str]
+    source_number: Optional[int]
+
+
+@dataclass
+class RiskFactorLine:
+    factor: str
+    points: float
+    detail: str
+
+
+@dataclass
+class RiskPoint:
+    day: str
+    score: float
+
+
+@dataclass
+class RiskSummary:
+    """The latest stored score (None: never computed) and the daily scores within the period."""
+
+    score: Optional[float]
+    day: Optional[str]
+    factors: list[RiskFactorLine]
+    history: list[RiskPoint]
+
+
+@dataclass
+class ReportArticle:
+    id: int
+    title: str
+    url: str
+    outlet: Optional[str]
+    language: Optional[str]
+    published_at: Optional[datetime]
+    first_seen_at: datetime
+    labels: list[str]
+    snippet: str
+    alert_ids: list[int]
+    # How the classifier linked the article to the facility: primary, mentioned, or None when it
+    # reached the facility's alert through its grouping only.
+    role: Optional[str]
+    source_number: int
+
+    @property
+    def when(self) -> datetime:
+        return self.published_at or self.first_seen_at
+
+
+@dataclass
+class ReportAlert:
+    id: int
+    labels: list[str]
+    severity: str
+    severity_reason: str
+    status: str
+    outlet_count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    article_ids: list[int]
+
+
+@dataclass
+class FacilityInfo:
+    id: int
+    slug: str
+    name: str
+    aliases: list[str]
+    kind: str
+    country: str
+    country_name: str
+    city: Optional[str]
+    admin_area: Optional[str]
+    latitude: Optional[float]
+    longitude: Optional[float]
+    location_precision: Optional[str]
+    operator: Optional[str]
+    status: Optional[str]
+    capacity: Optional[int]
+    population: Optional[int]
+    population_date: Optional[str]
+    nationalities: list[dict[str, Any]]
+    conditions: Optional[str]
+    condition_tags: list[str]
+
+    @property
+    def place(self) -> str:
+        return ", ".join(p for p in (self.city, self.admin_area, self.country_name) if p)
+
+
+@dataclass
+class FacilityReport:
+    facility: FacilityInfo
+    profile: list[ProfileFact]
+    incidents: list[Incident]
+    risk: RiskSummary
+    alerts: list[ReportAlert]
+    articles: list[ReportArticle]
+    dismissed_alerts: int
+    sources: list[Source]
+    period: Period
+    generated_at: datetime
+    model_versions: list[str]
+
+    def article(self, article_id: int) -> ReportArticle:
+        return next(a for a in self.articles if a.id == article_id)
+
+    @property
+    def highest_severity(self) -> Optional[str]:
+        return max((a.severity for a in self.alerts), key=SEVERITIES.index, default=None)
+
+
+@dataclass
+class ReportBundle:
+    """One or more facility reports rendered as one document."""
+
+    title: str
+    selection: str
+    period: Period
+    generated_at: datetime
+    model_version: str
+    reports: list[FacilityReport] = field(default_factory=list)
+
+
+class _SourceList:
+    """Numbers sources in order of first use; a URL cited twice keeps its first number."""
+
+    def __init__(self):
+        self.sources: list[Source] = []
+        self._by_url: dict[str, Source] = {}
+
+    def cite(self, url: Optional[str], date_text: Optional[str], title: str, outlet: Optional[str] = None,
+             ) -> Optional[int]:
+        url = clean_text(url).strip()
+        if not url:
+            return None
+        source = self._by_url.get(url)
+        if source is None:
+            source = Source(len(self.sources) + 1, url, date_text, title, outlet)
+            self.sources.append(source)
+            self._by_url[url] = source
+        elif title.startswith(PROFILE_SOURCE) and source.title.startswith(PROFILE_SOURCE):
+            # One page behind several facts of the profile: say which.
+            supported = source.title[len(PROFILE_SOURCE):].split(", ")
+            if title[len(PROFILE_SOURCE):] not in supported:
+                source.title += ", " + title[len(PROFILE_SOURCE):]
+        if source.date is None and date_text:
+            source.date = date_text
+        return source.number
+
+
+def _number(value: Optional[int]) -> str:
+    return f"{value:,}"
+
+
+def _nationality_text(items: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        country_name(n["country"]) + (f" {n['count']:,}" if n.get("count") is not None else "")
+        + (f" ({clean_text(n['note'])})" if n.get("note") else "")
+        for n in items
+    )
+
+
+def _profile(facility: Facility, sources: _SourceList) -> list[ProfileFact]:
+    facts = facility.facts or {}
+    rows: list[tuple[str, str, Optional[str], str]] = [("kind", "Kind", facility.kind.replace("_", " "), "kind")]
+    place = ", ".join(p for p in (facility.city, facility.admin_area, country_name(facility.country)) if p)
+    rows.append(("place", "Place", f"{clean_text(place)} [{facility.country}]", "city"))
+    if facility.latitude is not None and facility.longitude is not None:
+        rows.append(("location", "Location", f"{facility.latitude:.5f}, {facility.longitude:.5f} "
+                                             f"({facility.location_precision or 'site'})", "latitude"))
+    rows.append(("operator", "Operator", clean_text(facility.operator) or None, "operator"))
+    rows.append(("status", "Status", clean_text(facility.status) or None, "status"))
+    rows.append(("capacity", "Capacity",
+                 _number(facility.capacity) if facility.capacity is not None else None, "capacity"))
+    population = None
+    if facility.population is not None:
+        population = _number(facility.population) + (f" ({facility.population_date})"
+                                                      if facility.population_date else "")
+    rows.append(("population", "Population", population, "population"))
+    rows.append(("nationalities", "Nationalities",
+                 _nationality_text(facility.nationalities) if facility.nationalities else None, "nationalities"))
+    rows.append(("conditions", "Conditions", clean_text(facility.conditions) or None, "conditions"))
+    rows.append(("condition_tags", "Condition tags",
+                 ", ".join(t.replace("_", " ") for t in facility.condition_tags) if facility.condition_tags else None,
+                 "condition_tags"))
+    profile = []
+    for name, label, value, fact_key in rows:
+        fact = facts.get(fact_key) or {}
+        known = value is not None
+        source_url = fact.get("source") if known else None
+        as_of = fact.get("as_of") if known else None
+        number = sources.cite(source_url, as_of, PROFILE_SOURCE + label.lower()) if source_url else None
+        profile.append(ProfileFact(name, label, value if known else "unknown", as_of, source_url, number))
+    return profile
+
+
+def _incidents(facility: Facility, sources: _SourceList) -> list[Incident]:
+    incidents = []
+    for item in sorted(facility.incidents or [], key=lambda i: str(i.get("date", ""))):
+        when = str(item.get("date") or "")
+        url = item.get("source")
+        number = sources.cite(url, when or None, PROFILE_SOURCE + "known incidents") if url else None
+        incidents.append(Incident(when or "date unknown", clean_text(item.get("summary")), url, number))
+    return incidents
+
+
+def _risk(session: Session, facility_id: int, period: Period) -> RiskSummary:
+    rows = list(session.exec(select(RiskScore).where(RiskScore.facility_id == facility_id).order_by(RiskScore.day)))
+    latest = rows[-1] if rows else None
+    since = f"{period.since:%Y-%m-%d}" if period.since else None
+    until = f"{period.until:%Y-%m-%d}" if period.until else None
+    history = [RiskPoint(r.day, r.score) for r in rows
+               if (since is None or r.day >= since) and (until is None or r.day <= until)]
+    if latest is None:
+        return RiskSummary(None, None, [], history)
+    factors = [RiskFactorLine(str(f.get("factor", "")), float(f.get("points", 0)), clean_text(str(f.get("detail", ""))))
+               for f in sorted(latest.factors, key=lambda f: -float(f.get("points", 0)))]
+    return RiskSummary(latest.score, latest.day, factors, history)
+
+
+def _overlaps(query, period: Period):
+    if period.start is not None:
+        query = query.where(Alert.last_seen_at >= period.start)
+    if period.end is not None:
+        query = query.where(Alert.first_seen_at < period.end)
+    return query
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(clean_text(text).split())
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rstrip() + "…"
+
+
+def _iso_day(when: Optional[datetime]) -> Optional[str]:
+    return f"{when:%Y-%m-%d}" if when else None
+
+
+def gather_facility_report(session: Session, facility: Facility, period: Period, generated_at: datetime,
+                           ) -> FacilityReport:
+    sources = _SourceList()
+    aliases = [clean_text(a) for a in aliases_of(session, facility.id)]
+    info = FacilityInfo(
+        id=facility.id, slug=facility.slug, name=clean_text(facility.name), aliases=aliases, kind=facility.kind,
+        country=facility.country, country_name=country_name(facility.country), city=clean_text(facility.city) or None,
+        admin_area=clean_text(facility.admin_area) or None, latitude=facility.latitude, longitude=facility.longitude,
+        location_precision=facility.location_precision, operator=clean_text(facility.operator) or None,
+        status=clean_text(facility.status) or None, capacity=facility.capacity, population=facility.population,
+        population_date=facility.population_date, nationalities=list(facility.nationalities or []),
+        conditions=clean_text(facility.conditions) or None, condition_tags=list(facility.condition_tags or []),
+    )
+    profile = _profile(facility, sources)
+    incidents = _incidents(facility, sources)
+    risk = _risk(session, facility.id, period)
+
+    in_period = _overlaps(select(Alert).where(Alert.facility_id == facility.id), period)
+    all_alerts = list(session.exec(in_period.order_by(Alert.first_seen_at, Alert.id)))
+    # Dismissed alerts are analysts' verdicts of false positives: counted, never presented as events.
+    alerts = [a for a in all_alerts if a.status != "dismissed"]
+    alert_articles: dict[int, list[int]] = {}
+    if alerts:
+        for alert_id, article_id in session.exec(select(AlertArticle.alert_id, AlertArticle.article_id)
+                                                 .where(AlertArticle.alert_id.in_([a.id for a in alerts]))):
+            alert_articles.setdefault(alert_id, []).append(article_id)
+
+    # Articles: every article of the alerts above, and every article linked to the facility in the period.
+    mention_query = select(FacilityMention.article_id, FacilityMention.role).where(
+        FacilityMention.facility_id == facility.id)
+    roles: dict[int, str] = {}
+    for article_id, role in session.exec(mention_query):
+        if roles.get(article_id) != "primary":
+            roles[article_id] = role
+    article_ids = {aid for ids in alert_articles.values() for aid in ids}
+    linked = set(roles) - article_ids
+    rows: list[Article] = []
+    if article_ids:
+        rows += session.exec(select(Article).where(Article.id.in_(sorted(article_ids)))).all()
+    if linked:
+        rows += [a for a in session.exec(select(Article).where(Article.id.in_(sorted(linked))))
+                 if (period.start is None or (a.published_at or a.first_seen_at) >= period.start)
+                 and (period.end is None or (a.published_at or a.first_seen_at) < period.end)]
+    rows.sort(key=lambda a: (a.published_at or a.first_seen_at, a.id))
+    labels: dict[int, list[str]] = {}
+    versions: dict[str, datetime] = {}
+    if rows:
+        for article_id, version, row_labels, created in session.exec(
+                select(Classification.article_id, Classification.model_version, Classification.labels,
+                       Classification.created_at)
+                .where(Classification.article_id.in_([a.id for a in rows])).order_by(Classification.created_at)):
+            labels[article_id] = list(row_labels)  # the newest classification wins
+            versions[version] = max(created, versions.get(version, created))
+    alerts_of: dict[int, list[int]] = {}
+    for alert_id, ids in alert_articles.items():
+        for article_id in ids:
+            alerts_of.setdefault(article_id, []).append(alert_id)
+    articles = []
+    for row in rows:
+        title = clean_text(row.title).strip() or "(untitled)"
+        number = sources.cite(row.url, _iso_day(row.published_at or row.first_seen_at), title,
+                              clean_text(row.outlet) or None)
+        articles.append(ReportArticle(
+            id=row.id, title=title, url=clean_text(row.url), outlet=clean_text(row.outlet) or None,
+            language=row.language, published_at=row.published_at, first_seen_at=row.first_seen_at,
+            labels=labels.get(row.id, []), snippet=_snippet(row.summary), alert_ids=sorted(alerts_of.get(row.id, [])),
+            role=roles.get(row.id), source_number=number or 0,
+        ))
+    by_id = {a.id: a for a in articles}
+    report_alerts = []
+    for alert in alerts:
+        ids = sorted(alert_articles.get(alert.id, []), key=lambda i: (by_id[i].when, i))
+        report_alerts.append(ReportAlert(
+            id=alert.id, labels=list(alert.labels), severity=alert.severity,
+            severity_reason=clean_text(alert.severity_reason), status=alert.status, outlet_count=alert.outlet_count,
+            first_seen_at=alert.first_seen_at, last_seen_at=alert.last_seen_at, article_ids=ids,
+        ))
+    return FacilityReport(
+        facility=info, profile=profile, incidents=incidents, risk=risk, alerts=report_alerts, articles=articles,
+        dismissed_alerts=len(all_alerts) - len(alerts), sources=sources.sources, period=period,
+        generated_at=generated_at, model_versions=sorted(versions, key=versions.get),
+    )
+
+
+def build_facility_report(engine: Engine, facility_id: int, since: Optional[date] = None,
+                          until: Optional[date] = None, now: Optional[datetime] = None) -> FacilityReport:
+    with Session(engine) as session:
+        facility = session.get(Facility, facility_id)
+        if facility is None:
+            raise ReportError(f"no facility with id {facility_id}")
+        return gather_facility_report(session, facility, Period(since, until), now or utcnow())
+
+
+def suggest_facilities(session: Session, query: str) -> list[str]:
+    """Close names for a query that matched nothing, as 'Name (slug)', best first."""
+    choices: dict[str, tuple[int, str]] = {}
+    facilities = {f.id: f for f in session.exec(select(Facility))}
+    for facility in facilities.values():
+        choices[normalize_name(facility.name) or facility.slug] = (facility.id, facility.name)
+    for facility_id, alias, normalized in session.exec(select(FacilityAlias.facility_id, FacilityAlias.alias,
+                                                              FacilityAlias.normalized)):
+        choices.setdefault(normalized, (facility_id, alias))
+    found = process.extract(normalize_name(query) or query, list(choices), scorer=fuzz.WRatio,
+                            limit=SUGGESTIONS * 3, score_cutoff=SUGGESTION_CUTOFF)
+    names: list[str] = []
+    best = found[0][1] if found else 0
+    for key, score, _index in found:
+        if score < best - SUGGESTION_SPREAD:
+            break  # far behind the best match: noise such as a shared word "prison"
+        facility = facilities[choices[key][0]]
+        text = f"{facility.name} ({facility.slug})"
+        if text not in names:
+            names.append(text)
+    return names[:SUGGESTIONS]
+
+
+def select_facilities(session: Session, selection: FacilitySelection) -> list[Facility]:
+    chosen = [bool(selection.name_or_alias), bool(selection.country), selection.all_facilities,
+              bool(selection.facility_ids)]
+    if sum(chosen) != 1:
+        raise ReportError("name one facility, or give --country CC or --all (exactly one of them)")
+    if selection.facility_ids:
+        rows = list(session.exec(select(Facility).where(Facility.id.in_(selection.facility_ids))
+                                 .order_by(Facility.country, Facility.name)))
+        missing = set(selection.facility_ids) - {f.id for f in rows}
+        if missing:
+            raise ReportError(f"no facility with id {', '.join(map(str, sorted(missing)))}")
+        return rows
+    if selection.all_facilities:
+        rows = list(session.exec(select(Facility).order_by(Facility.country, Facility.name)))
+        if not rows:
+            raise ReportError("there are no facilities in the store yet; run `monitor init`")
+        return rows
+    if selection.country:
+        code = selection.country.strip().upper()
+        if not is_country_code(code):
+            raise ReportError(f"--country: {selection.country!r} is not an ISO 3166-1 alpha-2 country code")
+        rows = list(session.exec(select(Facility).where(Facility.country == code).order_by(Facility.name)))
+        if not rows:
+            raise ReportError(f"no facilities in {country_name(code)} ({code}); see `monitor facilities list`")
+        return rows
+    query = selection.name_or_alias or ""
+    matches = find_facilities(session, query)
+    if not matches:
+        close = suggest_facilities(session, query)
+        hint = ("; did you mean: " + ", ".join(close) + "?") if close else "; see `monitor facilities list`"
+        raise ReportError(f"no facility named {query!r}{hint}")
+    if len(matches) > 1:
+        names = ", ".join(f"{f.name} ({f.slug}, {f.country})" for f in matches)
+        raise ReportError(f"{query!r} matches several facilities; name one by slug: {names}")
+    return matches
+
+
+def _store_model_version(session: Session) -> Optional[str]:
+    """The active model when one is registered, else the one that classified the latest article."""
+    active = session.exec(select(ModelVersion.version).where(ModelVersion.active)).first()
+    return active or session.exec(select(Classification.model_version)
+                                  .order_by(Classification.created_at.desc())).first()
+
+
+def gather_reports(engine: Engine, selection: FacilitySelection, period: Period,
+                   now: Optional[datetime] = None) -> ReportBundle:
+    generated_at = now or utcnow()
+    with Session(engine) as session:
+        facilities = select_facilities(session, selection)
+        reports = [gather_facility_report(session, f, period, generated_at) for f in facilities]
+        versions: list[str] = []
+        for report in reports:
+            versions += [v for v in report.model_versions if v not in versions]
+        if not versions:
+            latest = _store_model_version(session)
+            versions = [latest] if latest else []
+    title = (f"Facility report: {reports[0].facility.name}" if len(reports) == 1
+             else f"Facility reports: {selection.describe()}")
+    model_version = ", ".join(versions) if versions else "none (no article has been classified yet)"
+    return ReportBundle(title=title, selection=selection.describe(), period=period, generated_at=generated_at,
+                        model_version=model_version, reports=reports)
+
+
+# Sentences every format uses, so that a PDF, a Markdown file and a web page say the same thing.
+NO_ALERTS = "No alerts in this period."
+NO_ARTICLES = "No other articles were linked to this facility in this period."
+NO_RISK = ("No risk score has been computed for this facility yet (the worker computes scores daily; "
+           "`monitor risk --recompute` does it now).")
+NO_RISK_HISTORY = "No daily risk scores in this period."
+NO_SOURCES = "No sources recorded."
+SOURCE_SCHEMES = ("http://", "https://")
+
+
+def utc_minute(when: Optional[datetime]) -> str:
+    return f"{when:%Y-%m-%d %H:%M} UTC" if when else "unknown"
+
+
+def dismissed_note(count: int) -> str:
+    return (f"{count} alert{'s' if count != 1 else ''} in this period "
+            f"{'were' if count != 1 else 'was'} dismissed by analysts as false positive{'s' if count != 1 else ''} "
+            "and left out.")
+
+
+def alert_heading(alert: ReportAlert) -> str:
+    span = utc_minute(alert.first_seen_at)
+    if alert.last_seen_at != alert.first_seen_at:
+        span += f" to {utc_minute(alert.last_seen_at)}"
+    return f"Alert #{alert.id}: {label_names(alert.labels)} ({span})"
+
+
+def alert_facts(alert: ReportAlert) -> str:
+    outlets = f"{alert.outlet_count} independent outlet{'s' if alert.outlet_count != 1 else ''}"
+    return f"Severity {alert.severity}; {outlets}; status {alert.status}."
+
+
+def article_line(article: ReportArticle) -> str:
+    """Date, outlet and title, without the citation number, which each format places itself.
+
+    The title comes last: an Arabic outlet and title then form one right-to-left run that reads
+    correctly, instead of a date or bracket landing inside it.
+    """
+    return f"{article.when:%Y-%m-%d} · {article.outlet or 'unknown outlet'}: {article.title}"
+
+
+def source_line(source: Source) -> str:
+    return f"{source.date or 'date unknown'} · {source.outlet + ': ' if source.outlet else ''}{source.title}"
+
+
+def risk_headline(report: FacilityReport) -> str:
+    if report.risk.score is None:
+        return NO_RISK
+    return f"Risk score {report.risk.score:g} / 100 (computed {report.risk.day})."
+
+
+def is_web_address(url: Optional[str]) -> bool:
+    """Only http(s) addresses become links; anything else (javascript:, data:) is shown as text."""
+    return bool(url) and url.strip().lower().startswith(SOURCE_SCHEMES)
+
+
+def footer_text(bundle: ReportBundle) -> str:
+    return f"Generated {utc_minute(bundle.generated_at)} · model {bundle.model_version}"
