@@ -67,4 +67,6 @@ def _cached_read(database_url: str, module: str, name: str, *args: Any) -> Any:
 
 def when(value: datetime | None) -> str:
     """Times in the dashboard are UTC, written out so no reader guesses the zone."""
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+    if value is None or value != value:  # None, or pandas' NaT for a missing time in a table column
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M")
