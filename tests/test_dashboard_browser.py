@@ -37,7 +37,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def dashboard(run_cli, sqlite_url, tmp_path):
+def dashboard(run_cli, database_url, tmp_path):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one browser run is enough; the pages' queries run on PostgreSQL in test_dashboard.py")
+    sqlite_url = database_url
     run_cli("init")
     run_cli("demo")
     from monitor.store.db import make_engine
