@@ -109,3 +109,67 @@ def test_polled_articles_are_classified_and_linked(run_cli, database_url, feeds_
     assert pending == []
     assert "attack_on_facility" in labels or "prison_break" in labels
     assert "ghwayran-prison" in linked
+
+
+def test_incident_and_conditions_labels_need_a_detention_place():
+    from monitor.classify.rules import apply_label_rules
+
+    city = {"title": "Missile strike on apartment block kills nine", "text": "Rescuers searched the rubble overnight."}
+    prison = {"title": "Shells hit penal colony", "text": "Officials said 17 inmates were killed."}
+    rescue = {"title": "Police free 30 people held by a cult leader", "text": "They had been locked in a farmhouse."}
+    escape = {"title": "Two men escape from Kano prison", "text": "Guards noticed at the evening count."}
+    airline = {"title": "Staff shortages ground flights", "text": "Overcrowding at check-in desks was reported."}
+    custody = {"title": "Man dies in police custody", "text": "An inquiry has been opened."}
+    assert apply_label_rules(city, ["attack_on_facility", "riot_unrest"]) == []
+    assert apply_label_rules(prison, ["attack_on_facility"]) == ["attack_on_facility"]
+    assert apply_label_rules(rescue, ["prison_break"]) == []
+    assert apply_label_rules(escape, ["prison_break"]) == ["prison_break"]
+    assert apply_label_rules(airline, ["conditions_alert"]) == []
+    assert apply_label_rules(custody, ["conditions_alert"]) == ["conditions_alert"]
+
+
+def test_sentences_a_scraper_glued_together_are_split_again():
+    from monitor.classify.features import unglue_sentences
+    from monitor.classify.rules import current_escape_evidence
+
+    glued = "The jail was attacked in 2013.Hundreds of inmates escaped on Sunday, officials said."
+    assert unglue_sentences(glued) == "The jail was attacked in 2013. Hundreds of inmates escaped on Sunday, officials said."
+    # Glued to a sentence about 2013, the current escape used to be discarded as history.
+    assert current_escape_evidence(glued, this_year=2026) == "Hundreds of inmates escaped on Sunday, officials said."
+    assert unglue_sentences("The U.S. Army said so.") == "The U.S. Army said so."
+
+
+def test_thresholds_come_from_the_smoothed_cross_validated_f1():
+    import numpy as np
+
+    from monitor.classify.train import THRESHOLD_GRID, smoothed_best_threshold
+
+    truth = np.array([True] * 50 + [False] * 50)
+    scores = np.concatenate([np.linspace(0.62, 0.95, 50), np.linspace(0.05, 0.38, 50)])
+    cut = smoothed_best_threshold(truth, scores)
+    assert cut in THRESHOLD_GRID and 0.38 < cut <= 0.62  # anywhere in the gap separates them perfectly
+    # One positive far below the rest must not drag the threshold down to it.
+    scores[0] = 0.2
+    assert smoothed_best_threshold(truth, scores) > 0.38
+
+
+def test_the_shipped_model_keeps_hard_negatives_out_of_incidents():
+    from monitor.classify.model import load_packaged_model
+    from monitor.store.schema import INCIDENT_LABELS
+
+    model = load_packaged_model()
+    negatives = [
+        {"title": "Drone strike on Dnipro power plant causes blackouts", "text": "Repairs will take weeks."},
+        {"title": "Anniversary of 1990s jailbreak marked with exhibition",
+         "text": "Thirty years ago, eleven men tunnelled out of the city's old gaol."},
+        {"title": "Two jailed for helping killer escape from prison van last year", "text": ""},
+        {"title": "Man escapes hotel quarantine, fined", "text": "He climbed out of a window."},
+    ]
+    positives = [
+        {"title": "Inmates escape from Kano prison after wall collapses", "text": ""},
+        {"title": "", "text": "A convicted robber has absconded from an open prison in Kent, police said on Sunday."},
+    ]
+    for document, prediction in zip(negatives, model.predict(negatives)):
+        assert not set(prediction.labels) & set(INCIDENT_LABELS), document["title"]
+    for document, prediction in zip(positives, model.predict(positives)):
+        assert "prison_break" in prediction.labels, document

@@ -16,6 +16,13 @@ from scipy import sparse
 
 _SPACES = re.compile(r"\s+")
 _TOKEN = re.compile(r"[\w']+", re.UNICODE)
+# Scraped article bodies often lose the space between sentences ("from prison.Jane Andrews, 40,").
+_GLUED_SENTENCE = re.compile(r"(?<=[a-z0-9)\"”’])([.!?])(?=[\"“‘']?[A-Z])")
+
+
+def unglue_sentences(text: str) -> str:
+    """Put back the space a scraper dropped between two sentences, so sentence splitting finds them."""
+    return _GLUED_SENTENCE.sub(r"\1 ", text)
 
 
 def join_title_and_text(documents) -> list[str]:
@@ -23,7 +30,7 @@ def join_title_and_text(documents) -> list[str]:
     out = []
     for doc in documents:
         title = str(doc.get("title") or "").strip()
-        text = str(doc.get("text") or "").strip()
+        text = unglue_sentences(str(doc.get("text") or "").strip())
         joined = f"{title}. {title}. {text}" if title else text
         joined = unicodedata.normalize("NFKC", joined)
         out.append(_SPACES.sub(" ", joined).lower())
@@ -47,6 +54,15 @@ _PHRASES = {
     "maison d'arrêt": "prison", "centre pénitentiaire": "prison", "prison centrale": "prison",
     "sentenced to": "sentenced", "jailed for": "sentenced", "pleaded guilty": "pleaded", "found guilty": "convicted",
     "prisoner swap": "swap", "prisoner exchange": "swap", "prisoners swap": "swap",
+    "months after": "months_after", "months later": "months_after", "months earlier": "months_after",
+    "year after": "years_ago", "a year on": "years_ago", "years on": "years_ago",
+    "early release": "early_release", "released early": "early_release", "freed early": "early_release",
+    "compassionate release": "early_release", "police station": "police_station", "police stations": "police_station",
+    "military base": "base", "army base": "base", "air base": "base", "naval base": "base",
+    "last night": "last_night", "early hours": "early_hours", "this morning": "this_morning",
+    "escaped jail": "escaped_sentence", "escapes jail": "escaped_sentence", "escape jail": "escaped_sentence",
+    "avoided jail": "escaped_sentence", "spared jail": "escaped_sentence", "walks free": "escaped_sentence",
+    "walked free": "escaped_sentence",
 }
 _PHRASE_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b")
 
@@ -83,29 +99,41 @@ LEXICONS: dict[str, set[str]] = {
     "court": {
         "sentenced", "sentencing", "sentence", "trial", "court", "judge", "convicted", "pleaded", "appeal",
         "inquest", "jury", "parole", "verdict", "prosecutors", "procès", "condamné", "tribunal", "محكمة", "حكم",
+        "sentences", "indicted", "indictment", "guilty", "extradited", "extradition", "acquitted", "hearing",
+        "escaped_sentence",
     },
     "release": {
         "released", "release", "pardon", "pardoned", "pardons", "amnesty", "clemency", "swap",
         "commuted", "commutes", "commute", "libéré", "libérés", "grâce", "عفو", "الإفراج",
+        "commutation", "commutations", "early_release", "exonerated", "bail", "exchange", "escaped_sentence",
     },
     "long_ago": {"years_ago", "anniversary", "documentary", "retrospective", "history", "historic", "1971", "1983",
-                 "decade", "decades", "remembered", "recalls", "recalled", "memoir"},
+                 "decade", "decades", "remembered", "recalls", "recalled", "memoir", "months_after", "recall",
+                 "remember", "remembers", "survivors", "commemorate", "commemorated", "commemoration", "book"},
     "report": {"report", "reports", "inspection", "inspectors", "inspectorate", "inspector", "findings", "review",
                "watchdog", "audit", "survey", "study", "warns", "warned", "warning", "fears", "feared", "could",
-               "rapport", "تقرير"},
+               "rapport", "تقرير", "potential", "fearing", "fear", "risk", "possible", "alarm", "concern",
+               "concerns", "threat", "threats", "prevent", "braced", "brace", "contingency", "may", "might"},
     "not_custody": {"quarantine", "hotel", "zoo", "enclosure", "flood", "floods", "wildfire", "fire", "blaze",
                     "siege", "besieged", "earthquake", "relegation", "assassination"},
     "media": {"series", "netflix", "season", "episode", "film", "movie", "iphone", "ios", "app", "escaperoom",
               "game", "album", "band", "actor", "actress", "show", "riot_band", "punk"},
     "day_release": {"day_release", "failed_to_return", "recalled", "licence"},
     "military": {"base", "barracks", "checkpoint", "soldiers", "troops", "army", "police_station", "outpost"},
+    "recent": {"yesterday", "today", "tonight", "overnight", "last_night", "early_hours", "this_morning",
+               "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "hours"},
     "jihadist": {"isis", "isil", "daesh", "qaeda", "jihadist", "jihadists", "taliban", "iswap", "boko", "haram",
                  "shabaab", "aqap", "jnim", "adf", "داعش", "الدولة"},
 }
 PAIRS = [("escape", "custody"), ("attack", "facility"), ("riot", "custody"), ("escape", "court"),
          ("escape", "long_ago"), ("escape", "media"), ("escape", "day_release"), ("attack", "military"),
          ("escape", "jihadist"), ("attack", "jihadist"), ("release", "custody"), ("riot", "long_ago"),
-         ("riot", "report"), ("escape", "report"), ("escape", "not_custody"), ("riot", "media")]
+         ("riot", "report"), ("escape", "report"), ("escape", "not_custody"), ("riot", "media"),
+         ("escape", "recent"), ("riot", "recent"),
+         ("attack", "recent"), ("attack", "report"), ("escape", "release")]
+# Events a label needs besides its verb: an attack, riot or escape with no custody or facility word anywhere
+# in the title and lede is about something else (a city shelled, a rooftop gunman, a fire escaped).
+ABSENT = [("attack", ("facility", "custody")), ("riot", ("facility", "custody")), ("escape", ("custody",))]
 WINDOW = 8
 _LEXICON_NAMES = list(LEXICONS)
 _MEMBERSHIP: dict[str, list[int]] = {}
@@ -117,6 +145,7 @@ CUE_FEATURE_NAMES = (
     + [f"title_{name}" for name in ("escape", "attack", "riot", "custody")]
     + [f"near_{a}_{b}" for a, b in PAIRS]
     + [f"title_near_{a}_{b}" for a, b in PAIRS[:3]]
+    + [f"{a}_without_{'_'.join(bs)}" for a, bs in ABSENT]
 )
 
 
@@ -168,9 +197,12 @@ def cue_features(documents) -> sparse.csr_matrix:
     rows = np.zeros((len(documents), len(CUE_FEATURE_NAMES)), dtype=np.float64)
     for row, doc in enumerate(documents):
         title = unicodedata.normalize("NFKC", str(doc.get("title") or "")).lower()
-        body = lede(unicodedata.normalize("NFKC", str(doc.get("text") or ""))).lower()
+        body = lede(unglue_sentences(unicodedata.normalize("NFKC", str(doc.get("text") or "")))).lower()
         title_tokens = _tokens(title)
         tokens = title_tokens + ["|"] * WINDOW + _tokens(body)
+        if not title_tokens:
+            # Many feeds send no headline; their first sentence does a headline's job.
+            title_tokens = _tokens(_SENTENCE.split(body, maxsplit=1)[0][:300])
         everywhere = _positions(tokens)
         in_title = _positions(title_tokens)
         column = 0
@@ -185,5 +217,9 @@ def cue_features(documents) -> sparse.csr_matrix:
             column += 1
         for a, b in PAIRS[:3]:
             rows[row, column] = 1.0 if _near(in_title[index[a]], in_title[index[b]]) else 0.0
+            column += 1
+        for a, absent in ABSENT:
+            alone = bool(everywhere[index[a]]) and not any(everywhere[index[b]] for b in absent)
+            rows[row, column] = 1.0 if alone else 0.0
             column += 1
     return sparse.csr_matrix(rows)
