@@ -87,3 +87,18 @@ def test_unknown_facilities_are_proposed_as_candidates(gazetteer):
 
 def test_skeletons_fold_transliterations():
     assert skeleton("ghwayran") == skeleton("gweiran") == skeleton("guweiran") == skeleton("ghweran")
+
+
+def test_french_words_for_kinds_of_prison_never_link_on_their_own():
+    entries = [
+        GazetteerEntry(11, "Niamey civil prison", "prison", "NE", "Niamey", None,
+                       ("prison civile de Niamey", "maison d'arrêt de Niamey")),
+        GazetteerEntry(12, "Nouna prison", "prison", "BF", "Nouna", None,
+                       ("maison d'arrêt et de correction de Nouna",)),
+    ]
+    gazetteer = Gazetteer(entries)
+    other_prison = gazetteer.link("Évasion à la maison d'arrêt de Kindia",
+                                  "Des détenus se sont évadés de la prison civile de Kindia, en Guinée.")
+    assert other_prison.links == []
+    named = gazetteer.link("Mutinerie à la maison d'arrêt de Niamey", "Des détenus ont pris des gardiens en otage.")
+    assert names(named, "primary") == ["Niamey civil prison"]

@@ -39,6 +39,11 @@ GENERIC_TOKENS = FACILITY_WORDS | {
     "central", "city", "district", "provincial", "state", "national", "new", "old", "main", "high", "security",
     "maximum", "medium", "military", "of", "the", "de", "du", "la", "le", "des", "in", "at", "no", "and",
     "women", "womens", "men", "youth", "juvenile", "international", "federal", "county", "regional",
+    # French, Spanish and Portuguese names of kinds of prison ("maison d'arrêt", "prison civile", "cárcel"),
+    # which otherwise read as distinctive and linked every French-language prison story to every such facility.
+    "darret", "arret", "civile", "civil", "correction", "penitentiaire", "centre", "et", "y", "e", "carcel",
+    "centro", "reclusion", "penitenciario", "penitenciaria", "nacional", "maxima", "seguridad", "readaptacion",
+    "social", "cadeia", "publica", "penitenciaria", "estadual", "complexo", "penal", "do", "da", "el", "del",
 }
 _WORD = re.compile(r"[\w'’ʿʾ-]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|\n+")
