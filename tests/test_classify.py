@@ -173,3 +173,41 @@ def test_the_shipped_model_keeps_hard_negatives_out_of_incidents():
         assert not set(prediction.labels) & set(INCIDENT_LABELS), document["title"]
     for document, prediction in zip(positives, model.predict(positives)):
         assert "prison_break" in prediction.labels, document
+
+
+def test_life_after_release_and_protests_inside_have_their_own_cues():
+    from monitor.classify.features import CUE_FEATURE_NAMES, cue_features
+
+    def cues(title: str, text: str = "") -> set[str]:
+        row = cue_features([{"title": title, "text": text}]).toarray()[0]
+        return {name for name, value in zip(CUE_FEATURE_NAMES, row) if value}
+
+    # A manhunt for a man out of prison is a manhunt, not an escape from custody.
+    after = cues("Manhunt for gunman who left prison on licence a week ago")
+    assert "near_escape_after_release" in after and "near_escape_custody" not in after
+    assert "near_escape_after_release" not in cues("Manhunt after two inmates escape from prison van")
+    assert "near_riot_hunger_strike" in cues("Inmates stage rooftop protest over visits")
+
+
+def test_the_shipped_model_tells_releases_and_fears_from_incidents():
+    from monitor.classify.model import load_packaged_model
+    from monitor.store.schema import INCIDENT_LABELS
+
+    model = load_packaged_model()
+    negatives = [
+        {"title": "Police hunt man released from prison last week over pub stabbing",
+         "text": "Officers said he should not be approached."},
+        {"title": "", "text": "A prisoner who did not return to jail after a weekend of temporary release was "
+                              "arrested at his brother's house, police said."},
+        {"title": "Guards' union fears riots at overcrowded jail", "text": "No disorder has been reported."},
+    ]
+    positives = [
+        ({"title": "Inmates stage rooftop protest at county jail", "text": "Three men threw tiles at officers below."},
+         "riot_unrest"),
+        ({"title": "Aunt of escaped inmate urges him to give himself up",
+          "text": "He broke out of the regional jail on Tuesday."}, "prison_break"),
+    ]
+    for document, prediction in zip(negatives, model.predict(negatives)):
+        assert not set(prediction.labels) & set(INCIDENT_LABELS), document
+    for (document, label), prediction in zip(positives, model.predict([d for d, _ in positives])):
+        assert label in prediction.labels, document

@@ -63,6 +63,13 @@ _PHRASES = {
     "escaped jail": "escaped_sentence", "escapes jail": "escaped_sentence", "escape jail": "escaped_sentence",
     "avoided jail": "escaped_sentence", "spared jail": "escaped_sentence", "walks free": "escaped_sentence",
     "walked free": "escaped_sentence",
+    "released from prison": "after_release", "released from jail": "after_release", "left prison": "after_release",
+    "leaving prison": "after_release", "left jail": "after_release", "out of prison": "after_release",
+    "out of jail": "after_release", "since his release": "after_release", "after his release": "after_release",
+    "since her release": "after_release", "after her release": "after_release", "on licence": "after_release",
+    "on parole": "after_release", "his release": "after_release", "her release": "after_release",
+    "sit-in": "sit_in", "hunger strike": "hunger_strike", "hunger strikers": "hunger_strike",
+    "hunger-striking": "hunger_strike",
 }
 _PHRASE_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b")
 
@@ -94,7 +101,7 @@ LEXICONS: dict[str, set[str]] = {
     "riot": {
         "riot", "riots", "rioting", "rioted", "mutiny", "unrest", "disturbance", "disturbances", "uprising",
         "rampage", "hostage", "hostages", "clashes", "clash", "brawl", "fight", "fights", "set_fire", "fires",
-        "rooftop", "took_over", "massacre", "mutinerie", "émeute", "émeutes", "تمرد", "شغب", "استعصاء", "عصيان",
+        "rooftop", "roof", "sit_in", "barricaded", "barricades", "took_over", "massacre", "mutinerie", "émeute", "émeutes", "تمرد", "شغب", "استعصاء", "عصيان",
     },
     "court": {
         "sentenced", "sentencing", "sentence", "trial", "court", "judge", "convicted", "pleaded", "appeal",
@@ -106,6 +113,7 @@ LEXICONS: dict[str, set[str]] = {
         "released", "release", "pardon", "pardoned", "pardons", "amnesty", "clemency", "swap",
         "commuted", "commutes", "commute", "libéré", "libérés", "grâce", "عفو", "الإفراج",
         "commutation", "commutations", "early_release", "exonerated", "bail", "exchange", "escaped_sentence",
+        "after_release",
     },
     "long_ago": {"years_ago", "anniversary", "documentary", "retrospective", "history", "historic", "1971", "1983",
                  "decade", "decades", "remembered", "recalls", "recalled", "memoir", "months_after", "recall",
@@ -119,9 +127,13 @@ LEXICONS: dict[str, set[str]] = {
     "media": {"series", "netflix", "season", "episode", "film", "movie", "iphone", "ios", "app", "escaperoom",
               "game", "album", "band", "actor", "actress", "show", "riot_band", "punk"},
     "day_release": {"day_release", "failed_to_return", "recalled", "licence"},
+    # Life after prison: a released man who is "on the run" or the subject of a "manhunt" fled the police,
+    # not custody.
+    "after_release": {"after_release", "furlough", "paroled", "parolee", "probation"},
     "military": {"base", "barracks", "checkpoint", "soldiers", "troops", "army", "police_station", "outpost"},
     "recent": {"yesterday", "today", "tonight", "overnight", "last_night", "early_hours", "this_morning",
                "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "hours"},
+    "hunger_strike": {"hunger_strike", "sit_in", "protest", "protesting", "protested", "refused", "refusing"},
     "jihadist": {"isis", "isil", "daesh", "qaeda", "jihadist", "jihadists", "taliban", "iswap", "boko", "haram",
                  "shabaab", "aqap", "jnim", "adf", "داعش", "الدولة"},
 }
@@ -130,7 +142,8 @@ PAIRS = [("escape", "custody"), ("attack", "facility"), ("riot", "custody"), ("e
          ("escape", "jihadist"), ("attack", "jihadist"), ("release", "custody"), ("riot", "long_ago"),
          ("riot", "report"), ("escape", "report"), ("escape", "not_custody"), ("riot", "media"),
          ("escape", "recent"), ("riot", "recent"),
-         ("attack", "recent"), ("attack", "report"), ("escape", "release")]
+         ("attack", "recent"), ("attack", "report"), ("escape", "release"), ("escape", "after_release"),
+         ("riot", "hunger_strike")]
 # Events a label needs besides its verb: an attack, riot or escape with no custody or facility word anywhere
 # in the title and lede is about something else (a city shelled, a rooftop gunman, a fire escaped).
 ABSENT = [("attack", ("facility", "custody")), ("riot", ("facility", "custody")), ("escape", ("custody",))]
