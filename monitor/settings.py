@@ -112,6 +112,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model_store_dir", "data/models", "path",
             "Where models retrained from the dashboard are kept, one file per version (old versions stay, so "
             "an admin can roll back).", _parse_str),
+    Setting("corpus_dir", "", "path",
+            "Training corpus folder for retraining with feedback (dashboard and `monitor models retrain`); empty "
+            "means the bundled monitor/corpus/. Point it at a copy to add your own examples.", _parse_str),
     Setting("worker_tick_seconds", 30, "int",
             "How often the worker looks for due feeds (each feed's own schedule decides when it is due).",
             _int_between(1, 3600)),

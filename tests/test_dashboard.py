@@ -385,3 +385,30 @@ def test_reports_are_offered_as_downloads(app_for, demo_store, engine):
     assert not at.exception, at.exception
     assert [d for d in at.get("download_button")], "no download button after building the report"
     assert any("facility-" in str(c.value) or "bytes" in str(c.value) for c in at.caption)
+
+
+@needs_model
+def test_an_admin_retrains_with_feedback_and_compares_before_activating(app_for, demo_store, engine, run_cli,
+                                                                         tmp_path, monkeypatch):
+    from tests.test_models import small_corpus
+
+    if not demo_store.startswith("sqlite"):
+        pytest.skip("training is the same on either store; once is enough")
+    with Session(engine) as session:
+        alert = session.exec(select(Alert).order_by(Alert.id)).first()
+    run_cli("alerts", "set-status", str(alert.id), "dismissed", "--as", "ana")
+    monkeypatch.setenv("MONITOR_CORPUS_DIR", str(small_corpus(tmp_path / "corpus")))
+    monkeypatch.setenv("MONITOR_MODEL_STORE_DIR", str(tmp_path / "models"))
+    at = logged_in(app_for(demo_store), "adam")
+    go_to(at, "Model")
+    at.button(key="retrain").click().run()
+    assert not at.exception, at.exception
+    from monitor.classify import registry
+
+    with Session(engine) as session:
+        versions = registry.versions(session)
+        active = registry.active_version(session)
+    retrained = next(v for v in versions if v.origin == "retrained")
+    assert active.origin == "packaged" and retrained.trained_by == "adam"
+    assert at.selectbox(key="version_choice").value == retrained.version
+    assert len(at.dataframe) >= 3  # the active card, and the two compared side by side

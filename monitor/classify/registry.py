@@ -114,6 +114,8 @@ def retrain_with_feedback(engine: Engine, settings: Settings, actor: str,
     """Train a new version on the corpus plus feedback and register it, inactive, for an admin to compare."""
     from monitor.classify.train import train, write_model
 
+    if corpus_dir is None and settings.corpus_dir:
+        corpus_dir = Path(settings.corpus_dir)
     with Session(engine) as session:
         extra = feedback_examples(session)
     if not extra:
