@@ -962,21 +962,29 @@ def users_list(app: AppContext) -> None:
         click.echo(f"{user.name:<24} {user.role:<8} {state:<9} {last}")
 
 
+def _change_user(app: AppContext, change, done: str) -> None:
+    """Run one change to a user in a transaction; a UserError becomes a plain message."""
+    from monitor.users import UserError
+
+    _require_store(app)
+    try:
+        with session_scope(app.engine) as session:
+            change(session)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(done)
+
+
 @users.command("set-password")
 @click.argument("name")
 @click.pass_obj
 def users_set_password(app: AppContext, name: str) -> None:
     """Set a new password (read without echo); also unlocks the account."""
-    from monitor.users import UserError, set_password
+    from monitor.users import set_password
 
     _require_store(app)
     password = _read_new_password(name)
-    try:
-        with session_scope(app.engine) as session:
-            set_password(session, name, password, _actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Password of {name} changed.")
+    _change_user(app, lambda session: set_password(session, name, password, _actor()), f"Password of {name} changed.")
 
 
 @users.command("set-role")
@@ -985,15 +993,9 @@ def users_set_password(app: AppContext, name: str) -> None:
 @click.pass_obj
 def users_set_role(app: AppContext, name: str, role: str) -> None:
     """Change what a user may do."""
-    from monitor.users import UserError, set_role
+    from monitor.users import set_role
 
-    _require_store(app)
-    try:
-        with session_scope(app.engine) as session:
-            set_role(session, name, role, _actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{name} is now {role}.")
+    _change_user(app, lambda session: set_role(session, name, role, _actor()), f"{name} is now {role}.")
 
 
 @users.command("disable")
@@ -1001,15 +1003,9 @@ def users_set_role(app: AppContext, name: str, role: str) -> None:
 @click.pass_obj
 def users_disable(app: AppContext, name: str) -> None:
     """Stop a user from logging in (their audit trail stays)."""
-    from monitor.users import UserError, set_active
+    from monitor.users import set_active
 
-    _require_store(app)
-    try:
-        with session_scope(app.engine) as session:
-            set_active(session, name, False, _actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Disabled {name}.")
+    _change_user(app, lambda session: set_active(session, name, False, _actor()), f"Disabled {name}.")
 
 
 @users.command("enable")
@@ -1017,15 +1013,9 @@ def users_disable(app: AppContext, name: str) -> None:
 @click.pass_obj
 def users_enable(app: AppContext, name: str) -> None:
     """Let a disabled user log in again."""
-    from monitor.users import UserError, set_active
+    from monitor.users import set_active
 
-    _require_store(app)
-    try:
-        with session_scope(app.engine) as session:
-            set_active(session, name, True, _actor())
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Enabled {name}.")
+    _change_user(app, lambda session: set_active(session, name, True, _actor()), f"Enabled {name}.")
 
 
 @cli.group()
