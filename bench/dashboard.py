@@ -37,7 +37,7 @@ from monitor.store.schema import (  # noqa: E402
 from monitor.users import create_user  # noqa: E402
 
 PASSWORD = "bench-password-123"
-PAGES = ("Alerts", "Facilities", "Feeds", "Model")
+PAGES = ("Alerts", "Facilities", "Feeds", "Model", "Reports")
 BATCH = 5000
 
 

@@ -219,6 +219,8 @@ def poll(app: AppContext, all_feeds: bool, feed_name: str | None) -> None:
                           on_feed_done=(lambda _outcome: bar.update(1)) if bar is not None else None)
     except OperationalError as exc:
         raise app.store_error(exc) from None
+    except StoreError as exc:  # e.g. the lock file beside a SQLite store cannot be created
+        raise click.ClickException(str(exc)) from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -376,11 +378,10 @@ def demo(app: AppContext) -> None:
 
 def _run_demo(app: AppContext) -> None:
     from monitor.demo import load_demo
-    from monitor.flow import FlowReport, classify_new_articles, raise_alerts_and_mail
+    from monitor.flow import FlowReport, analyse_and_mail
 
     report = FlowReport(cycle=load_demo(app.engine, app.settings))
-    classify_new_articles(app.engine, app.settings, report)
-    raise_alerts_and_mail(app.engine, app.settings, report)
+    analyse_and_mail(app.engine, app.settings, report)
     click.echo(f"Demo feeds loaded: {report.summary()}")
     click.echo("They are fictional samples, stored as disabled feeds named 'Demo: ...'.")
 
@@ -1081,9 +1082,11 @@ def models_activate(app: AppContext, version: str) -> None:
     click.echo(f"{version} is now active; the worker uses it from its next cycle.")
 
 
-from monitor.reports.command import report  # noqa: E402  (the command module imports cli lazily)
+from monitor.notify.command import notifications  # noqa: E402  (these modules import cli lazily)
+from monitor.reports.command import report  # noqa: E402
 
 cli.add_command(report)
+cli.add_command(notifications)
 
 
 def main() -> None:

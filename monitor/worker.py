@@ -3,32 +3,42 @@
 The dashboard never starts a scheduler (Streamlit reruns would start duplicates). Jobs have fixed ids
 and live in the store's own database (SQLAlchemy job store), so a restarted worker replaces its jobs
 instead of adding copies; `coalesce` and `max_instances=1` keep a slow cycle from piling up runs.
+
+Several workers may share one store: each runs its own scheduler over the shared job store (a job may
+then run in one worker or in several at about the same time), and the jobs themselves are safe to run
+at once — feeds and mail are claimed row by row, and the read-decide-write steps run in one process at
+a time (see monitor/flow.py). When the database goes away the worker logs it, keeps running and retries
+on the next tick.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
-from monitor.flow import run_daily, run_poll
+from monitor.flow import ANALYSIS, run_daily, run_poll
 from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import send_due
 from monitor.settings import Settings
-from monitor.store.db import session_scope
+from monitor.store.db import StoreError, describe_store_error, exclusive, session_scope
 from monitor.store.schema import utcnow
 
 log = logging.getLogger("monitor.worker")
 
 MISFIRE_GRACE_SECONDS = 5 * 60
+# How soon the scheduler looks at its job store again after the database failed to answer.
+STORE_RETRY_SECONDS = 10
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
 
 
@@ -50,6 +60,49 @@ def _require_context() -> WorkerContext:
     return _context
 
 
+def _store_errors_logged(job):
+    """A job that meets an unreachable or failing database logs one clear line; the next tick retries."""
+    @functools.wraps(job)
+    def run() -> None:
+        try:
+            job()
+        except (OperationalError, DBAPIError) as exc:
+            context = _context
+            url = context.settings.database_url if context else "the store"
+            log.error("%s skipped: %s; retrying on the next tick", job.__name__, describe_store_error(exc, url))
+        except StoreError as exc:
+            log.error("%s skipped: %s; retrying on the next tick", job.__name__, exc)
+    return run
+
+
+class ResilientJobStore(SQLAlchemyJobStore):
+    """The shared job store, riding out a database outage instead of stopping the scheduler.
+
+    APScheduler already retries when reading due jobs fails; writing a job's next run time and reading
+    the next wake-up are not guarded, and an exception there would end the worker's main loop.
+    """
+
+    def update_job(self, job) -> None:
+        try:
+            super().update_job(job)
+        except (OperationalError, DBAPIError) as exc:
+            # The job then runs again at the next look, which coalescing makes harmless.
+            log.warning("job store not written (%s keeps its old next run time): %s", job.id, _described(exc))
+
+    def get_next_run_time(self):
+        try:
+            return super().get_next_run_time()
+        except (OperationalError, DBAPIError) as exc:
+            log.warning("job store not read (looking again in %d s): %s", STORE_RETRY_SECONDS, _described(exc))
+            return datetime.now(timezone.utc) + timedelta(seconds=STORE_RETRY_SECONDS)
+
+
+def _described(exc: Exception) -> str:
+    context = _context
+    return describe_store_error(exc, context.settings.database_url if context else "the store")
+
+
+@_store_errors_logged
 def sync_feeds_job() -> None:
     """Pick up edits to feeds.yaml without a restart."""
     context = _require_context()
@@ -59,12 +112,14 @@ def sync_feeds_job() -> None:
         # A broken edit to the file must not stop polling of the feeds already known.
         log.error("feeds file not synced: %s", exc)
         return
-    with session_scope(context.engine) as session:
+    # Two workers adding the same new feed at once would collide on its unique name.
+    with exclusive(context.engine, "feeds-sync"), session_scope(context.engine) as session:
         result = sync_feeds(session, specs)
     if result.added or result.changed or result.removed:
         log.info(result.summary())
 
 
+@_store_errors_logged
 def poll_due_feeds_job() -> None:
     """One cycle over the feeds that are due; each feed's own schedule decides when it is due."""
     context = _require_context()
@@ -76,15 +131,18 @@ def poll_due_feeds_job() -> None:
             log.warning("feed %s failed: %s%s", outcome.feed, outcome.error, " (parked)" if outcome.parked else "")
 
 
+@_store_errors_logged
 def send_outbox_job() -> None:
     """Retries and anything queued by hand: mail waits in the outbox until SMTP takes it."""
     context = _require_context()
-    queue_due_digests(context.engine, context.settings)
+    with exclusive(context.engine, ANALYSIS):
+        queue_due_digests(context.engine, context.settings)
     report = send_due(context.engine, context.settings)
     if report.sent or report.failed or report.unconfirmed:
         log.info(report.summary())
 
 
+@_store_errors_logged
 def daily_job() -> None:
     """Risk scores for every facility (for the trend charts) and "coverage went quiet" alerts."""
     context = _require_context()
@@ -93,10 +151,15 @@ def daily_job() -> None:
 
 
 def build_scheduler(context: WorkerContext) -> BlockingScheduler:
+    jobstore = ResilientJobStore(engine=context.engine, tablename="apscheduler_jobs")
+    # Workers starting together would race to create the table (PostgreSQL refuses the second CREATE).
+    with exclusive(context.engine, "job-store"):
+        jobstore.jobs_t.create(context.engine, checkfirst=True)
     scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=context.engine, tablename="apscheduler_jobs")},
+        jobstores={"default": jobstore},
         executors={"default": ThreadPoolExecutor(max_workers=2)},
         job_defaults=JOB_DEFAULTS,
+        jobstore_retry_interval=STORE_RETRY_SECONDS,
         timezone=timezone.utc,
     )
     scheduler.add_job("monitor.worker:sync_feeds_job", "interval", minutes=context.settings.poll_interval_minutes,

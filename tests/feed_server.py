@@ -79,6 +79,11 @@ class FeedServer:
         content_type = headers.pop("content_type", "application/rss+xml")
         self.routes[path] = Response(200, (FIXTURES / name).read_bytes(), {"Content-Type": content_type, **headers})
 
+    def serve_generated(self, path: str, title: str, items: list[tuple[str, str, str]], delay: float = 0.0) -> None:
+        """Serve an RSS feed built from (title, link, description) items written by the test."""
+        self.routes[path] = Response(200, rss_feed(title, items), {"Content-Type": "application/rss+xml"},
+                                     delay=delay)
+
     def hits(self, path: str) -> int:
         return sum(1 for p, _ in self.requests if p.split("?")[0] == path)
 
@@ -89,3 +94,16 @@ class FeedServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def rss_feed(title: str, items: list[tuple[str, str, str]]) -> bytes:
+    """A small RSS 2.0 document; the test supplies every text, so nothing is copied from real news."""
+    from xml.sax.saxutils import escape
+
+    entries = "".join(
+        f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
+        f"<description>{escape(d)}</description></item>"
+        for t, link, d in items)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
+            f"<link>https://example.org/</link><description>test feed</description>{entries}</channel></rss>"
+            ).encode()

@@ -171,19 +171,32 @@ def test_a_severity_rise_notifies_again_and_a_repeat_does_not(run_cli, mail_stor
 
 
 def test_mail_refused_too_often_is_marked_failed_not_retried_forever(run_cli, mail_store, database_url):
+    """A 5xx refusal (here: every recipient refused) counts towards failure; an outage does not (test_faults)."""
+    from aiosmtpd.controller import Controller
+
     from monitor.notify.outbox import MAX_ATTEMPTS
+    from tests.conftest import free_port
+
+    class Refuser:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            return "550 5.1.1 mailbox unavailable"
 
     run_cli("poll")
     engine = make_engine(database_url)
-    from tests.conftest import free_port
-
-    settings = load_settings(env={}, flags={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
-                                            "smtp_starttls": False})
-    now = utcnow()
-    for attempt in range(MAX_ATTEMPTS):
-        send_due(engine, settings, now=now + timedelta(hours=attempt))
+    port = free_port()
+    refuser = Controller(Refuser(), hostname="127.0.0.1", port=port)
+    refuser.start()
+    try:
+        settings = load_settings(env={}, flags={"smtp_host": "127.0.0.1", "smtp_port": port,
+                                                "smtp_starttls": False})
+        now = utcnow()
+        for attempt in range(MAX_ATTEMPTS):
+            send_due(engine, settings, now=now + timedelta(hours=attempt))
+    finally:
+        refuser.stop()
     with Session(engine) as session:
         rows = list(session.exec(select(Notification)))
     assert rows and all(n.status == "failed" and n.attempts == MAX_ATTEMPTS for n in rows)
+    assert all(n.last_error.startswith("refused: ") and "550" in n.last_error for n in rows)
     assert "failed in the outbox" in run_cli("notify").output
     engine.dispose()

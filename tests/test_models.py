@@ -60,11 +60,15 @@ def test_retrain_with_feedback_then_activate_and_roll_back(run_cli, initialised,
     run_cli("models", "activate", retrained.version)
     settings = load_settings(flags={"database_url": database_url})
     assert registry.load_active_classifier(engine, settings).version == retrained.version
+    from monitor.flow import load_classifier
+
+    assert load_classifier(engine, settings).version == retrained.version  # what the worker polls with
     classified = run_cli("classify", input='{"id": "a", "title": "Inmates escape", "text": "Inmates escaped."}\n')
     assert classified.output.strip()  # the active retrained model serves the pipeline's classify path
 
     run_cli("models", "activate", packaged.version)  # roll back
     assert registry.load_active_classifier(engine, settings).version == packaged.version
+    assert load_classifier(engine, settings).version == packaged.version
     with Session(engine) as session:
         log = session.exec(select(ActivityLog.action, ActivityLog.target).where(ActivityLog.action.startswith("model."))
                            .order_by(ActivityLog.id)).all()

@@ -29,7 +29,7 @@ def _counts(database_url) -> tuple[int, int]:
     return counts
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
+def wait_for(predicate, timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
@@ -57,7 +57,8 @@ def worker_env(run_cli, database_url, feeds_file, feed_server, tmp_path):
     return env
 
 
-def _start_worker(env, tmp_path, name):
+def start_worker(env, tmp_path, name):
+    """A real `monitor worker` process logging to tmp_path/NAME.log; returns (process, log path)."""
     log = open(tmp_path / f"{name}.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"], env=env, cwd=tmp_path,
                                stdout=log, stderr=subprocess.STDOUT)
@@ -65,20 +66,20 @@ def _start_worker(env, tmp_path, name):
 
 
 def test_sigkill_mid_cycle_then_restart_loses_and_doubles_nothing(worker_env, database_url, tmp_path, feed_server):
-    worker, _ = _start_worker(worker_env, tmp_path, "first")
+    worker, _ = start_worker(worker_env, tmp_path, "first")
     try:
         # The fast feeds are stored while the slow one is still dripping: kill the worker right then.
-        _wait_for(lambda: _counts(database_url)[0] >= UNIQUE_STORIES - 1, 30, "the fast feeds")
+        wait_for(lambda: _counts(database_url)[0] >= UNIQUE_STORIES - 1, 30, "the fast feeds")
         assert _counts(database_url)[0] < UNIQUE_STORIES, "the slow feed finished too early to test a kill"
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     finally:
         if worker.poll() is None:
             worker.kill()
-    restarted, log = _start_worker(worker_env, tmp_path, "second")
+    restarted, log = start_worker(worker_env, tmp_path, "second")
     try:
         # The dead worker's claim on the slow feed runs out; the new worker polls it.
-        _wait_for(lambda: _counts(database_url) == (UNIQUE_STORIES, FEED_LINKS), 60, "the slow feed after restart")
+        wait_for(lambda: _counts(database_url) == (UNIQUE_STORIES, FEED_LINKS), 60, "the slow feed after restart")
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(30) == 0
     finally:
@@ -90,9 +91,9 @@ def test_sigkill_mid_cycle_then_restart_loses_and_doubles_nothing(worker_env, da
 
 
 def test_sigterm_finishes_the_current_step_and_exits_cleanly(worker_env, database_url, tmp_path):
-    worker, log = _start_worker(worker_env, tmp_path, "term")
+    worker, log = start_worker(worker_env, tmp_path, "term")
     try:
-        _wait_for(lambda: _counts(database_url)[0] >= 1, 30, "the first stored feed")
+        wait_for(lambda: _counts(database_url)[0] >= 1, 30, "the first stored feed")
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     finally:

@@ -62,16 +62,25 @@ def active_version(session: Session) -> Optional[ModelVersion]:
     return session.exec(select(ModelVersion).where(ModelVersion.active == True)).first()  # noqa: E712
 
 
-def load_active_classifier(engine: Optional[Engine], settings: Settings) -> SignalClassifier:
-    """The classifier the pipeline should use now: model_path if set, else the active version, else packaged."""
+def active_model_file(engine: Optional[Engine], settings: Settings) -> tuple[Optional[Path], Optional[str]]:
+    """(file, expected sha256) the pipeline should load now; (None, None) means the packaged model.
+
+    Precedence: the model_path setting (an operator pinning a file), then the active retrained version.
+    """
     if settings.model_path:
-        return SignalClassifier.from_file(Path(settings.model_path))
+        return Path(settings.model_path), None
     if engine is not None:
         with Session(engine) as session:
             active = active_version(session)
         if active is not None and active.origin != "packaged":
-            return SignalClassifier.from_file(Path(active.path), expected_sha256=active.sha256)
-    return load_packaged_model()
+            return Path(active.path), active.sha256
+    return None, None
+
+
+def load_active_classifier(engine: Optional[Engine], settings: Settings) -> SignalClassifier:
+    """The classifier the pipeline should use now: model_path if set, else the active version, else packaged."""
+    path, sha256 = active_model_file(engine, settings)
+    return SignalClassifier.from_file(path, expected_sha256=sha256) if path else load_packaged_model()
 
 
 def feedback_counts(session: Session) -> FeedbackCounts:

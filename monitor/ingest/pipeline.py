@@ -1,15 +1,18 @@
 """One polling cycle: due feeds → fetch → parse → dedup/store → (classification of new articles).
 
 Each feed's entries are stored in the same transaction as its new state (validators, schedule,
-health), so a crash mid-cycle loses nothing and a rerun doubles nothing. Feeds are claimed with a
-conditional UPDATE before fetching, so two workers never poll the same feed in one cycle.
+health), so a crash mid-cycle loses nothing and a rerun doubles nothing. Feeds are claimed a few fetch
+rounds at a time with a conditional UPDATE (over `FOR UPDATE SKIP LOCKED` on PostgreSQL) before they are
+fetched, so two workers never poll the same feed in one cycle, share a long cycle between them, and a
+dead worker's claims lapse within minutes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Optional
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from monitor.ingest.articles import store_entries
@@ -33,18 +37,23 @@ from monitor.store.db import session_scope
 from monitor.store.schema import Feed, utcnow
 
 
-
 # 304s and failures are written together, this many feeds per transaction.
 BODILESS_BATCH = 50
+# A worker claims this many fetch rounds' worth of feeds at a time, and claims more when fewer than
+# REFILL_ROUNDS rounds are left in its queue: other workers get the rest, and a dead worker holds little.
+CLAIM_ROUNDS = 4
+REFILL_ROUNDS = 2
 
 
-def claim_lease(settings: Settings, feeds: int) -> timedelta:
-    """How long claimed feeds stay out of other workers' reach: the fetch rounds this cycle needs, plus one.
+def claim_lease(settings: Settings, feeds: int, busiest_host: int = 0) -> timedelta:
+    """How long claimed feeds stay out of other workers' reach: the fetch rounds they need, plus two.
 
-    A worker that dies mid-cycle frees its unfinished feeds when the lease runs out.
+    `feeds` counts what is queued ahead of and with the claimed ones; `busiest_host` how many of them
+    share one host, which the per-host limit serialises. A worker that dies frees its feeds when this
+    runs out.
     """
-    rounds = -(-max(feeds, 1) // settings.fetch_workers)
-    return timedelta(seconds=settings.fetch_timeout_seconds * (rounds + 1))
+    rounds = max(-(-max(feeds, 1) // settings.fetch_workers), -(-busiest_host // settings.fetch_per_host))
+    return timedelta(seconds=settings.fetch_timeout_seconds * (rounds + 2))
 
 
 @dataclass
@@ -89,6 +98,7 @@ class FeedTask:
     etag: Optional[str]
     last_modified: Optional[str]
     language: Optional[str]
+    claim_deadline: float = float("inf")  # time.monotonic() when this worker's claim runs out
 
 
 def policy_from(settings: Settings) -> SchedulePolicy:
@@ -107,30 +117,39 @@ def limits_from(settings: Settings) -> FetchLimits:
 
 
 def select_feeds(session: Session, now: datetime, *, all_feeds: bool = False,
-                 feed_name: Optional[str] = None) -> list[Feed]:
+                 feed_name: Optional[str] = None, limit: Optional[int] = None) -> list[Feed]:
     query = select(Feed).where(Feed.enabled == True)  # noqa: E712
     if feed_name is not None:
         query = select(Feed).where(Feed.name == feed_name)
     elif not all_feeds:
         query = query.where(Feed.parked_at.is_(None),
                             or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
-    return list(session.exec(query.order_by(Feed.next_check_at, Feed.id)))
+    query = query.order_by(Feed.next_check_at, Feed.id)
+    return list(session.exec(query.limit(limit) if limit else query))
 
 
-def claim_feeds(engine: Engine, feeds: list[Feed], now: datetime, lease: timedelta, *, force: bool) -> set[int]:
+def claim_feeds(engine: Engine, ids: list[int], now: datetime, lease: timedelta, *, force: bool) -> set[int]:
     """Move claimed feeds' next check past the lease, only where nobody else did since we read them.
 
-    One conditional UPDATE ... RETURNING: two workers racing for a feed cannot both get it back.
-    `force` (an operator's `poll --all` / `--feed`) takes the feeds whatever their schedule.
+    A conditional UPDATE ... RETURNING: two workers racing for a feed cannot both get it back. On
+    PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED, so a worker never waits on (or deadlocks
+    with) another's claim in progress; it simply leaves those feeds to it. SQLite runs one writer at a
+    time, so the condition alone decides. `force` (an operator's `poll --all` / `--feed`) takes the
+    feeds whatever their schedule.
     """
     claimed: set[int] = set()
-    ids = [feed.id for feed in feeds]
     with engine.begin() as connection:
         for start in range(0, len(ids), 500):
-            statement = (update(Feed).where(Feed.id.in_(ids[start:start + 500]))
+            chunk = ids[start:start + 500]
+            due = or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now)
+            pick = select(Feed.id).where(Feed.id.in_(chunk))
+            if not force:
+                pick = pick.where(due)
+            pick = pick.with_for_update(skip_locked=True)  # rendered only where the database has it
+            statement = (update(Feed).where(Feed.id.in_(pick.scalar_subquery()))
                          .values(next_check_at=now + lease).returning(Feed.id))
             if not force:
-                statement = statement.where(or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
+                statement = statement.where(due)
             claimed.update(connection.execute(statement).scalars())
     return claimed
 
@@ -186,8 +205,14 @@ def record_result(engine: Engine, task: FeedTask, result: FetchResult, policy: S
     """Parse and store one fetch result with the feed's new state, in one transaction."""
     now = now or utcnow()
     parsed = parse_feed(result.body, result.headers, default_language=task.language) if result.ok else None
-    with session_scope(engine) as session:
-        return _apply_result(session, task, result, parsed, policy, now)
+    try:
+        with session_scope(engine) as session:
+            return _apply_result(session, task, result, parsed, policy, now)
+    except IntegrityError:
+        # Another worker stored one of these stories between our dedup check and our insert (two
+        # feeds carrying one story, polled at once). Run again: the dedup now finds its copy.
+        with session_scope(engine) as session:
+            return _apply_result(session, task, result, parsed, policy, now)
 
 
 def record_bodiless_results(engine: Engine, pending: list[tuple[FeedTask, FetchResult]],
@@ -198,6 +223,54 @@ def record_bodiless_results(engine: Engine, pending: list[tuple[FeedTask, FetchR
     now = utcnow()
     with session_scope(engine) as session:
         return [_apply_result(session, task, result, None, policy, now)[0] for task, result in pending]
+
+
+class _ClaimQueue:
+    """Hands out claimed feeds a few fetch rounds at a time, for one cycle."""
+
+    def __init__(self, engine: Engine, settings: Settings, now: datetime, *, all_feeds: bool,
+                 feed_name: Optional[str]):
+        self.engine, self.settings, self.now = engine, settings, now
+        self.forced = all_feeds or feed_name is not None
+        self.batch = settings.fetch_workers * CLAIM_ROUNDS
+        self.skipped = 0
+        self.exhausted = False
+        self._forced_ids: list[int] = []
+        if self.forced:
+            with Session(engine) as session:
+                self._forced_ids = [f.id for f in select_feeds(session, now, all_feeds=all_feeds,
+                                                               feed_name=feed_name)]
+
+    def claim(self, queued: list["FeedTask"]) -> list["FeedTask"]:
+        """Claim the next batch; `queued` is what this worker already holds, for the lease."""
+        while not self.exhausted:
+            if self.forced:
+                ids, self._forced_ids = self._forced_ids[:self.batch], self._forced_ids[self.batch:]
+                with Session(self.engine) as session:
+                    found = {f.id: f for f in session.exec(select(Feed).where(Feed.id.in_(ids)))} if ids else {}
+                feeds = [found[feed_id] for feed_id in ids if feed_id in found]
+            else:
+                # Only feeds due when the cycle began: a cycle ends even while new feeds fall due.
+                with Session(self.engine) as session:
+                    feeds = select_feeds(session, self.now, limit=self.batch)
+            if not feeds:
+                self.exhausted = True
+                break
+            hosts = Counter(_host(t.url) for t in queued) + Counter(_host(f.url) for f in feeds)
+            lease = claim_lease(self.settings, len(queued) + len(feeds), max(hosts.values()))
+            claimed = claim_feeds(self.engine, [f.id for f in feeds], utcnow(), lease, force=self.forced)
+            self.skipped += len(feeds) - len(claimed)
+            deadline = time.monotonic() + lease.total_seconds()
+            tasks = [FeedTask(f.id, f.name, f.url, f.etag, f.last_modified, f.language, deadline)
+                     for f in feeds if f.id in claimed]
+            if tasks:
+                return tasks
+            # Every one went to another worker; they are no longer due, so the next read finds others.
+        return []
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
 
 
 def run_cycle(
@@ -211,29 +284,19 @@ def run_cycle(
     stopping: Optional[threading.Event] = None,
 ) -> CycleReport:
     """Poll due feeds (or all, or one by name) and store what they carry."""
-    now = utcnow()
     policy = policy_from(settings)
     limits = limits_from(settings)
     report = CycleReport()
-    with Session(engine) as session:
-        candidates = select_feeds(session, now, all_feeds=all_feeds, feed_name=feed_name)
-    lease = claim_lease(settings, len(candidates))
-    claimed = claim_feeds(engine, candidates, now, lease, force=all_feeds or feed_name is not None) \
-        if candidates else set()
-    tasks = [FeedTask(f.id, f.name, f.url, f.etag, f.last_modified, f.language) for f in candidates
-             if f.id in claimed]
-    report.skipped_claimed = len(candidates) - len(tasks)
-    if not tasks:
-        return report
-
-    host_slots: dict[str, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(settings.fetch_per_host))
-    for task in tasks:  # create every semaphore up front: defaultdict is not safe to fill from threads
-        host_slots[urlsplit(task.url).hostname or ""]
+    queue = _ClaimQueue(engine, settings, utcnow(), all_feeds=all_feeds, feed_name=feed_name)
+    host_slots: dict[str, threading.Semaphore] = {}
 
     def fetch(task: FeedTask, client) -> FetchResult:
         if stopping is not None and stopping.is_set():
             return FetchResult(url=task.url, error_kind="stopped", error="worker stopping; fetch skipped")
-        with host_slots[urlsplit(task.url).hostname or ""]:
+        with host_slots[_host(task.url)]:
+            # A claim that ran out while this waited may already be another worker's: leave it to them.
+            if time.monotonic() + settings.fetch_timeout_seconds > task.claim_deadline:
+                return FetchResult(url=task.url, error_kind="stopped", error="claim ran out before the fetch")
             return fetch_feed(client, FetchRequest(task.url, task.etag, task.last_modified), limits)
 
     def done(outcome: FeedOutcome) -> None:
@@ -242,25 +305,42 @@ def run_cycle(
             on_feed_done(outcome)
 
     bodiless: list[tuple[FeedTask, FetchResult]] = []
-    with make_client(limits) as client, ThreadPoolExecutor(max_workers=settings.fetch_workers) as pool:
-        futures = {pool.submit(fetch, task, client): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            result = future.result()
-            if result.error_kind == "stopped":
-                continue  # its claim lapses and the next cycle polls it
-            if not result.ok:
-                bodiless.append((task, result))
-                if len(bodiless) >= BODILESS_BATCH:
-                    for outcome in record_bodiless_results(engine, bodiless, policy):
-                        done(outcome)
-                    bodiless = []
-                continue
-            outcome, new_ids = record_result(engine, task, result, policy)
-            report.new_article_ids.extend(new_ids)
+
+    def flush_bodiless() -> None:
+        nonlocal bodiless
+        for outcome in record_bodiless_results(engine, bodiless, policy):
             done(outcome)
-    for outcome in record_bodiless_results(engine, bodiless, policy):
-        done(outcome)
+        bodiless = []
+
+    in_flight: dict[Future, FeedTask] = {}
+    with make_client(limits) as client, ThreadPoolExecutor(max_workers=settings.fetch_workers) as pool:
+        while True:
+            stopped = stopping is not None and stopping.is_set()
+            if not queue.exhausted and not stopped and len(in_flight) < settings.fetch_workers * REFILL_ROUNDS:
+                flush_bodiless()  # the state of what is done reaches the store before more is claimed
+                for task in queue.claim(list(in_flight.values())):
+                    # Semaphores are made here, in this thread: filling the dict from fetch threads is unsafe.
+                    host_slots.setdefault(_host(task.url), threading.Semaphore(settings.fetch_per_host))
+                    in_flight[pool.submit(fetch, task, client)] = task
+                continue
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = in_flight.pop(future)
+                result = future.result()
+                if result.error_kind == "stopped":
+                    continue  # its claim lapses and the next cycle polls it
+                if not result.ok:
+                    bodiless.append((task, result))
+                    if len(bodiless) >= BODILESS_BATCH:
+                        flush_bodiless()
+                    continue
+                outcome, new_ids = record_result(engine, task, result, policy)
+                report.new_article_ids.extend(new_ids)
+                done(outcome)
+    flush_bodiless()
+    report.skipped_claimed = queue.skipped
     if report.new_article_ids and on_new_articles is not None:
         on_new_articles(report.new_article_ids)
     return report

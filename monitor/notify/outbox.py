@@ -2,7 +2,9 @@
 
 Each (alert, subscriber, reason) becomes one row with a stable Message-ID. A sender claims a row with a
 conditional UPDATE (pending -> sending), hands it to SMTP, then records it as sent. If SMTP fails the row
-goes back to pending with a backoff; after too many attempts it is marked failed and shown. If a sender
+goes back to pending with a backoff. An outage (no connection, a 4xx answer) never fails a mail: it stays
+queued, retried at least every RETRY_CAP, for up to GIVE_UP_AFTER; a refusal (a 5xx answer) fails it after
+MAX_ATTEMPTS. Failed mail is shown, never dropped silently. If a sender
 dies between SMTP accepting the mail and recording it, the row is left in `sending`; once that is stale it
 becomes `unconfirmed`: shown for a person to check, never resent blindly, so nobody gets a mail twice.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -27,6 +29,8 @@ from monitor.store.schema import SEVERITIES, Alert, Facility, Notification, Subs
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=30)
 MAX_ATTEMPTS = 8
+# An SMTP outage keeps mail queued this long before it is marked failed: alerts late by hours still matter.
+GIVE_UP_AFTER = timedelta(days=3)
 STALE_SENDING = timedelta(minutes=10)
 SMTP_TIMEOUT = 30
 
@@ -48,7 +52,8 @@ class SendReport:
         if self.retrying:
             text += f", {self.retrying} to retry ({self.errors[-1] if self.errors else 'SMTP error'})"
         if self.failed:
-            text += f", {self.failed} failed after {MAX_ATTEMPTS} attempts"
+            text += (f", {self.failed} failed (refused {MAX_ATTEMPTS} times, or undeliverable for "
+                     f"{GIVE_UP_AFTER.days} days)")
         if self.unconfirmed:
             text += f", {self.unconfirmed} unconfirmed (a sender stopped mid-send; check before resending)"
         if self.waiting:
@@ -69,6 +74,19 @@ def subscriber_matches(subscriber: Subscriber, alert: Alert, country: Optional[s
     if subscriber.labels and not set(subscriber.labels) & set(alert.labels):
         return False
     return True
+
+
+def alerts_awaiting_mail(engine: Engine) -> list[int]:
+    """Alerts whose subscribers were never told of them, or not of their present severity.
+
+    Normally that is just what the last grouping created or raised; after a process died between
+    grouping and queueing it is also what that process left, which is why the flow asks the store.
+    """
+    with Session(engine) as session:
+        return list(session.exec(select(Alert.id).where(
+            Alert.status != "dismissed",
+            or_(Alert.notified_severity.is_(None), Alert.notified_severity != Alert.severity))
+            .order_by(Alert.id)))
 
 
 def enqueue_for_alerts(engine: Engine, settings: Settings, alert_ids: Iterable[int]) -> int:
@@ -113,7 +131,15 @@ def _claim(engine: Engine, notification_id: int, now: datetime) -> bool:
 def _connect(settings: Settings) -> smtplib.SMTP:
     client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT)
     client.ehlo()
-    if settings.smtp_starttls and client.has_extn("starttls"):
+    if settings.smtp_starttls:
+        if not client.has_extn("starttls"):
+            # Someone on the path can strip STARTTLS from the server's answer; going on would send the
+            # login and the alerts in the clear. The mail stays queued and the error says why.
+            client.close()
+            raise smtplib.SMTPNotSupportedError(
+                f"{settings.smtp_host}:{settings.smtp_port} does not offer STARTTLS; not sending in the clear "
+                "(set smtp_starttls=false only for a relay on a trusted local network)")
+        # Verified against the system's CAs (or SSL_CERT_FILE, for a private CA).
         client.starttls(context=ssl.create_default_context())
         client.ehlo()
     if settings.smtp_user:
@@ -186,17 +212,27 @@ def _drop(client: Optional[smtplib.SMTP]) -> None:
     return None
 
 
+def is_refusal(exc: Exception) -> bool:
+    """A 5xx answer: the server refused this mail (recipient, sender, login). Anything else is an outage."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
 def _record_failure(engine: Engine, notification_id: int, exc: Exception, now: datetime, report: SendReport) -> None:
     with session_scope(engine) as session:
         notification = session.get(Notification, notification_id)
         notification.attempts += 1
-        notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if notification.attempts >= MAX_ATTEMPTS:
+        refused = is_refusal(exc)
+        notification.last_error = f"{'refused' if refused else 'SMTP unreachable or busy'}: " \
+                                  f"{type(exc).__name__}: {exc}"[:2000]
+        queued_for = now - notification.created_at
+        if (refused and notification.attempts >= MAX_ATTEMPTS) or queued_for >= GIVE_UP_AFTER:
             notification.status = "failed"
             report.failed += 1
         else:
             notification.status = "pending"
-            delay = min(RETRY_BASE * (2 ** (notification.attempts - 1)), RETRY_CAP)
+            delay = min(RETRY_BASE * (2 ** min(notification.attempts - 1, 16)), RETRY_CAP)
             notification.next_attempt_at = now + delay
             report.retrying += 1
         report.errors.append(notification.last_error)

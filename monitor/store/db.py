@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from pydantic import ValidationError
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
@@ -31,6 +33,9 @@ def _sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
+    if parsed.database.startswith("file:"):  # a URI filename (`sqlite:///file:PATH?mode=ro&uri=true`)
+        path = parsed.database[len("file:"):].split("?")[0]
+        return None if not path or path == ":memory:" else Path(path)
     return Path(parsed.database)
 
 
@@ -113,15 +118,96 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+_memory_locks: dict[tuple[int, str], threading.Lock] = {}
+_memory_locks_guard = threading.Lock()
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Run a section in one process at a time among every worker and command sharing this store.
+
+    Sections that read, decide and write (classifying new articles, grouping them into alerts, queueing
+    mail) would otherwise double their work when two workers run them at once. PostgreSQL: a session
+    advisory lock, keyed on the schema and `name`, held on a connection of its own. SQLite: an flock on a
+    file beside the store (SQLite stores are on one host). Both are released by the operating system or
+    the server when a holder dies, so a killed worker never leaves the section locked.
+    """
+    backend = engine.url.get_backend_name()
+    if backend == "postgresql":
+        with _advisory_lock(engine, name):
+            yield
+        return
+    path = _sqlite_path(str(engine.url))
+    if path is None:  # an in-memory store lives in one process: a thread lock is enough
+        with _memory_locks_guard:
+            lock = _memory_locks.setdefault((id(engine), name), threading.Lock())
+        with lock:
+            yield
+        return
+    with _file_lock(path.with_name(f"{path.name}.{name}.lock")):
+        yield
+
+
+@contextmanager
+def _advisory_lock(engine: Engine, name: str) -> Iterator[None]:
+    connection = engine.connect()
+    try:
+        schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+        # pg advisory keys are one bigint per database; the schema keeps test schemas (and tenants) apart.
+        key = zlib.crc32(f"{schema}:{name}".encode()) - 2**31
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()
+        try:
+            yield
+        finally:
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+            except Exception:
+                # The connection broke, and the lock went with its session; never pool it again.
+                connection.invalidate()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one process per SQLite store is the supported set-up there
+        yield
+        return
+    try:
+        handle = open(path, "a+b")
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file {path} beside the SQLite store: {exc}") from exc
+    try:
+        # Blocks until the holder finishes; a separate open file per call, so threads exclude each other too.
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
 def describe_store_error(exc: Exception, database_url: str) -> str:
     """A message a user can act on for the usual ways a store fails to open or write."""
-    text = str(getattr(exc, "orig", exc))
+    text = str(getattr(exc, "orig", exc)).strip()
     lowered = text.lower()
-    where = database_url
+    try:  # messages end up in logs: never with the database password
+        where = make_url(database_url).render_as_string(hide_password=True)
+    except Exception:
+        where = "the configured database"
     if "readonly" in lowered or "read-only" in lowered:
         return f"the store {where} is read-only: give the monitor write access to the file and its folder ({text})"
     if "disk" in lowered and "full" in lowered:
-        return f"the disk holding {where} is full: free space and run the command again ({text})"
+        return (f"the disk holding {where} is full: nothing was half-written; free space and run the command "
+                f"again ({text})")
+    if "database is locked" in lowered:
+        return (f"the store {where} stayed locked by another process (a long write, a backup or a stuck "
+                f"program) for longer than the busy timeout; nothing was written, try again ({text})")
     if isinstance(exc, OperationalError) and ("connect" in lowered or "connection" in lowered):
         return f"cannot reach the database at {where}: is the server running and the URL right? ({text})"
     return f"store error on {where}: {text}"
