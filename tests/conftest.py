@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,9 @@ def _postgres_schema_url(base_url: str, schema: str) -> str:
     return f"{base_url}{separator}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh, empty schema on the test PostgreSQL server, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip("MONITOR_TEST_POSTGRES_URL is not set")
+@contextmanager
+def postgres_schema():
+    """A fresh, empty schema on the test PostgreSQL server (its URL), dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as connection:
@@ -46,6 +45,14 @@ def postgres_url():
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    if not POSTGRES_URL:
+        pytest.skip("MONITOR_TEST_POSTGRES_URL is not set")
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

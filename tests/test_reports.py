@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import uuid
+from contextlib import ExitStack
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from monitor.alerts.risk import recompute_risk
@@ -25,7 +24,7 @@ from monitor.store.db import make_engine
 from monitor.store.schema import (
     Alert, AlertArticle, Article, Classification, Facility, FacilityAlias, RiskScore, utcnow,
 )
-from tests.conftest import POSTGRES_URL, _postgres_schema_url
+from tests.conftest import POSTGRES_URL, postgres_schema
 
 pytestmark = pytest.mark.skipif(not PACKAGED_MODEL.is_file(), reason="no trained model in models/")
 
@@ -53,37 +52,27 @@ def _invoke(url: str, *args: str, expect: int = 0):
 def demo_url(request, tmp_path_factory):
     """One store per database with the demo feeds loaded through the pipeline, and a few days of
     Ghwayran risk history; the tests using it only read."""
-    admin = schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'monitor.db'}"
-    else:
-        if not POSTGRES_URL:
-            pytest.skip("MONITOR_TEST_POSTGRES_URL is not set")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(POSTGRES_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        url = _postgres_schema_url(POSTGRES_URL, schema)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("MONITOR_") and name != "MONITOR_TEST_POSTGRES_URL":
-                patch.delenv(name)
-        patch.chdir(tmp_path_factory.mktemp("cwd"))
-        _invoke(url, "init")
-        _invoke(url, "demo")
-    engine = make_engine(url)
-    with Session(engine) as session:
-        ghwayran = session.exec(select(Facility).where(Facility.slug == "ghwayran-prison")).one()
-    for days_ago in range(TREND_DAYS, 0, -1):
-        recompute_risk(engine, [ghwayran.id], now=utcnow() - timedelta(days=days_ago))
-    engine.dispose()
-    try:
+    with ExitStack() as cleanup:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'monitor.db'}"
+        else:
+            if not POSTGRES_URL:
+                pytest.skip("MONITOR_TEST_POSTGRES_URL is not set")
+            url = cleanup.enter_context(postgres_schema())
+        with pytest.MonkeyPatch.context() as patch:
+            for name in list(os.environ):
+                if name.startswith("MONITOR_") and name != "MONITOR_TEST_POSTGRES_URL":
+                    patch.delenv(name)
+            patch.chdir(tmp_path_factory.mktemp("cwd"))
+            _invoke(url, "init")
+            _invoke(url, "demo")
+        engine = make_engine(url)
+        with Session(engine) as session:
+            ghwayran = session.exec(select(Facility).where(Facility.slug == "ghwayran-prison")).one()
+        for days_ago in range(TREND_DAYS, 0, -1):
+            recompute_risk(engine, [ghwayran.id], now=utcnow() - timedelta(days=days_ago))
+        engine.dispose()
         yield url
-    finally:
-        if admin is not None:
-            with admin.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
 
 
 @pytest.fixture
