@@ -179,6 +179,11 @@ def test_alert_filters_narrow_the_list(app_for, demo_store, engine):
     assert set(at.dataframe[0].value["place"]) == {facility.name}
     at.selectbox(key="f_facility").set_value(0).run()
 
+    at.radio(key="f_order").set_value("Most severe first").run()
+    severities = list(at.dataframe[0].value["severity"])
+    ranks = [("low", "medium", "high", "critical").index(s) for s in severities]
+    assert ranks == sorted(ranks, reverse=True) and severities[0] == "critical"
+
     at.multiselect(key="f_status").set_value(["resolved"]).run()
     assert "No alerts match these filters." in [i.value for i in at.info]
 

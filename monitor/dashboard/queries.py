@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import String, and_, cast, or_
+from sqlalchemy import String, and_, case, cast, or_
 from sqlmodel import Session, func, select
 
 from monitor.countries import country_name
 from monitor.ingest.feed_admin import feed_state
 from monitor.store.schema import (
     ActivityLog, Alert, AlertArticle, AlertStatusChange, Article, Classification, Facility, FacilityAlias,
-    FacilityMention, FacilityProfileChange, Feed, Notification, RiskScore, utcnow,
+    FacilityMention, FacilityProfileChange, Feed, Notification, RiskScore, SEVERITIES, utcnow,
 )
 
 SNIPPET_CHARS = 400
@@ -124,6 +124,7 @@ class AlertFilters:
     facility_id: Optional[int] = None
     since: Optional[date] = None
     until: Optional[date] = None
+    most_severe_first: bool = False
 
 
 @dataclass
@@ -164,7 +165,11 @@ def alert_page(session: Session, filters: AlertFilters, page: int = 1, page_size
     total = session.exec(count_query).one()
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    rows = session.exec(_filtered(base, filters).order_by(Alert.last_seen_at.desc(), Alert.id.desc())
+    order = [Alert.last_seen_at.desc(), Alert.id.desc()]
+    if filters.most_severe_first:
+        rank = case({severity: n for n, severity in enumerate(SEVERITIES)}, value=Alert.severity, else_=-1)
+        order.insert(0, rank.desc())
+    rows = session.exec(_filtered(base, filters).order_by(*order)
                         .offset((page - 1) * page_size).limit(page_size)).all()
     ids = [alert.id for alert, _, _ in rows]
     counts = dict(session.exec(select(AlertArticle.alert_id, func.count()).where(AlertArticle.alert_id.in_(ids))
@@ -185,13 +190,13 @@ def alert_page(session: Session, filters: AlertFilters, page: int = 1, page_size
 
 def alert_filter_options(session: Session) -> dict[str, Any]:
     """Countries and facilities that actually have alerts, so the filters offer no dead ends."""
-    facility_rows_ = session.exec(select(Facility.id, Facility.name, Facility.country)
-                                  .where(Facility.id.in_(select(Alert.facility_id).distinct())).order_by(Facility.name))
-    facilities = [(fid, f"{name} ({cc})") for fid, name, cc in facility_rows_]
-    countries = {cc for _, _, cc in session.exec(select(Facility.id, Facility.name, Facility.country)
-                                                 .where(Facility.id.in_(select(Alert.facility_id).distinct())))}
+    with_alerts = session.exec(select(Facility.id, Facility.name, Facility.country)
+                               .where(Facility.id.in_(select(Alert.facility_id).distinct()))
+                               .order_by(Facility.name)).all()
+    countries = {cc for _, _, cc in with_alerts}
     countries.update(c for c in session.exec(select(Alert.candidate_country).distinct()) if c)
-    return {"facilities": facilities, "countries": sorted(countries)}
+    return {"facilities": [(fid, f"{name} ({cc})") for fid, name, cc in with_alerts],
+            "countries": sorted(countries)}
 
 
 def alert_detail(session: Session, alert_id: int, max_articles: int = 100) -> dict[str, Any] | None:

@@ -28,7 +28,8 @@ def render(ctx: DashboardContext) -> None:
     page_size = ctx.settings.dashboard_page_size
     page_number = st.session_state.get("alerts_page", 1)
     page = ctx.read(queries.alert_page, filters, page_number, page_size)
-    st.caption(f"{page.total} alert(s) match · page {page.page} of {page.pages} · newest first · times in UTC")
+    order = "most severe first" if filters.most_severe_first else "newest first"
+    st.caption(f"{page.total} alert(s) match · page {page.page} of {page.pages} · {order} · times in UTC")
     if page.rows:
         frame = pd.DataFrame(page.rows)
         frame["first_seen"] = frame["first_seen"].map(when)
@@ -89,9 +90,11 @@ def _filters(options: dict) -> queries.AlertFilters:
                                    format_func=lambda i: "All facilities" if not i else facilities[i])
         today = utcnow().date()
         span = sixth.date_input("Seen between", value=(today - timedelta(days=90), today), key="f_dates")
+        order = st.radio("Order", ("Newest first", "Most severe first"), horizontal=True, key="f_order")
     since, until = (span if isinstance(span, (tuple, list)) and len(span) == 2 else (None, None))
     filters = queries.AlertFilters(severities=tuple(severities), labels=tuple(labels), statuses=tuple(statuses),
-                                   country=country or None, facility_id=facility or None, since=since, until=until)
+                                   country=country or None, facility_id=facility or None, since=since, until=until,
+                                   most_severe_first=order == "Most severe first")
     if st.session_state.get("alerts_filters") != filters:
         st.session_state["alerts_filters"] = filters
         st.session_state["alerts_page"] = 1
