@@ -26,10 +26,12 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from monitor.classify.model import SignalClassifier
 from monitor.store.schema import INCIDENT_LABELS, LABELS
+
+if TYPE_CHECKING:  # the model stack (numpy, skops) loads only when checks run, not when the CLI starts
+    from monitor.classify.model import SignalClassifier
 
 DEFAULT_CHECKS_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "behaviour"
 FLOORS_FILE = "floors.json"
@@ -435,10 +437,17 @@ def run_checks(cases: Sequence[Case], analyser: BehaviourAnalyser,
                        {k: tuple(v) for k, v in sorted(by_shape.items())})
 
 
-def check_behaviour(classifier: SignalClassifier, directory: Path = DEFAULT_CHECKS_DIR) -> CheckReport:
-    """Load the cases and floors in `directory` and run them through the product's analyser."""
+def check_behaviour(classifier: "SignalClassifier | Callable[[], SignalClassifier]",
+                    directory: Path = DEFAULT_CHECKS_DIR) -> CheckReport:
+    """Load the cases and floors in `directory` and run them through the product's analyser.
+
+    `classifier` may be a function that loads one: it is called only after the cases have been read, so a
+    bad case file fails at once instead of after the model has loaded.
+    """
     cases = load_cases(directory)
     floors = load_floors(directory)
+    if callable(classifier) and not hasattr(classifier, "predict"):
+        classifier = classifier()
     return run_checks(cases, BehaviourAnalyser(classifier), floors)
 
 
