@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from monitor.store.schema import INCIDENT_LABELS, LABELS
 
@@ -51,6 +52,10 @@ class CheckFileError(ValueError):
     """One or more case lines are unusable; the message lists each as `file:line: problem`."""
 
 
+class _BadCase(ValueError):
+    """What is wrong with one case line (collected into a CheckFileError)."""
+
+
 @dataclass
 class Case:
     id: str
@@ -71,7 +76,7 @@ class Observed:
 
     labels: list[str]
     scores: dict[str, float]
-    primary: Optional[str]  # slug of the primary facility (confidence >= 0.5), if any
+    primary: str | None  # slug of the primary facility (confidence >= 0.5), if any
 
     def as_dict(self) -> dict:
         return {"labels": self.labels, "primary": self.primary}
@@ -97,7 +102,7 @@ class CapabilityFigures:
     cases: int = 0
     passed: int = 0
     failing: list[str] = field(default_factory=list)
-    floor: Optional[float] = None
+    floor: float | None = None
 
     @property
     def rate(self) -> float:
@@ -150,94 +155,94 @@ class CheckReport:
 
 def _check_doc(value: Any, what: str) -> dict:
     if not isinstance(value, dict):
-        raise ValueError(f"{what} must be an object with title and/or text")
+        raise _BadCase(f"{what} must be an object with title and/or text")
     unknown = set(value) - set(DOC_KEYS)
     if unknown:
-        raise ValueError(f"{what} has unknown keys {sorted(unknown)} (allowed: title, text)")
+        raise _BadCase(f"{what} has unknown keys {sorted(unknown)} (allowed: title, text)")
     for key in DOC_KEYS:
         if key in value and not isinstance(value[key], str):
-            raise ValueError(f"{what}.{key} must be a string")
+            raise _BadCase(f"{what}.{key} must be a string")
     if not (value.get("title", "").strip() or value.get("text", "").strip()):
-        raise ValueError(f"{what} has no title or text")
+        raise _BadCase(f"{what} has no title or text")
     return {"title": value.get("title", ""), "text": value.get("text", "")}
 
 
 def _check_labels(value: Any, what: str) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{what} must be a list of labels")
+        raise _BadCase(f"{what} must be a list of labels")
     unknown = [v for v in value if v not in LABELS]
     if unknown:
-        raise ValueError(f"{what}: unknown label(s) {unknown}; labels are {', '.join(LABELS)} ([] means none)")
+        raise _BadCase(f"{what}: unknown label(s) {unknown}; labels are {', '.join(LABELS)} ([] means none)")
 
 
 def _check_expectation(value: Any, what: str, allow_empty: bool = False) -> dict:
     if not isinstance(value, dict):
-        raise ValueError(f"{what} must be an object")
+        raise _BadCase(f"{what} must be an object")
     unknown = set(value) - set(EXPECTATION_KEYS)
     if unknown:
-        raise ValueError(f"{what} has unknown keys {sorted(unknown)} (allowed: {', '.join(EXPECTATION_KEYS)})")
+        raise _BadCase(f"{what} has unknown keys {sorted(unknown)} (allowed: {', '.join(EXPECTATION_KEYS)})")
     if not value and not allow_empty:
-        raise ValueError(f"{what} is empty: say what the prediction must satisfy")
+        raise _BadCase(f"{what} is empty: say what the prediction must satisfy")
     for key in ("labels", "includes", "excludes"):
         if key in value:
             _check_labels(value[key], f"{what}.{key}")
     if "incident" in value and not isinstance(value["incident"], bool):
-        raise ValueError(f"{what}.incident must be true or false")
+        raise _BadCase(f"{what}.incident must be true or false")
     if "primary" in value and not (value["primary"] is None or isinstance(value["primary"], str)):
-        raise ValueError(f"{what}.primary must be a facility slug or null")
+        raise _BadCase(f"{what}.primary must be a facility slug or null")
     return value
 
 
 def _parse_case(row: Any, where: str) -> Case:
     if not isinstance(row, dict):
-        raise ValueError("not a JSON object")
+        raise _BadCase("not a JSON object")
     unknown = set(row) - CASE_KEYS
     if unknown:
-        raise ValueError(f"unknown keys {sorted(unknown)}")
+        raise _BadCase(f"unknown keys {sorted(unknown)}")
     for key in ("id", "type", "capability", "language", "shape", "region"):
         if not isinstance(row.get(key), str) or not row[key].strip():
-            raise ValueError(f"missing or empty {key!r}")
+            raise _BadCase(f"missing or empty {key!r}")
     kind, language, shape, region = row["type"], row["language"], row["shape"], row["region"]
     if kind not in CASE_TYPES:
-        raise ValueError(f"type must be one of {', '.join(CASE_TYPES)}, got {kind!r}")
+        raise _BadCase(f"type must be one of {', '.join(CASE_TYPES)}, got {kind!r}")
     if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        raise _BadCase(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     if shape not in SHAPES:
-        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+        raise _BadCase(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     if region not in REGIONS:
-        raise ValueError(f"region must be one of {', '.join(REGIONS)}, got {region!r}")
+        raise _BadCase(f"region must be one of {', '.join(REGIONS)}, got {region!r}")
     expect = row.get("expect")
     if not isinstance(expect, dict):
-        raise ValueError("missing 'expect' object")
+        raise _BadCase("missing 'expect' object")
     allowed_docs = {"mft": {"doc"}, "inv": {"docs"}, "dir": {"base", "variant"}}[kind]
     stray = ({"doc", "docs", "base", "variant"} & set(row)) - allowed_docs
     if stray:
-        raise ValueError(f"a {kind} case does not take {sorted(stray)} (it takes {sorted(allowed_docs)})")
+        raise _BadCase(f"a {kind} case does not take {sorted(stray)} (it takes {sorted(allowed_docs)})")
     if kind == "mft":
         docs = [_check_doc(row.get("doc"), "doc")]
         _check_expectation(expect, "expect")
     elif kind == "inv":
         group = row.get("docs")
         if not isinstance(group, list) or len(group) < 2:
-            raise ValueError("an inv case needs 'docs': a list of at least two items")
+            raise _BadCase("an inv case needs 'docs': a list of at least two items")
         docs = [_check_doc(doc, f"docs[{i}]") for i, doc in enumerate(group)]
         unknown = set(expect) - {"same", "each"}
         if unknown:
-            raise ValueError(f"an inv expect takes 'same' and optionally 'each', not {sorted(unknown)}")
+            raise _BadCase(f"an inv expect takes 'same' and optionally 'each', not {sorted(unknown)}")
         if expect.get("same") not in INVARIANT_ASPECTS:
-            raise ValueError(f"expect.same must be one of {', '.join(INVARIANT_ASPECTS)}")
+            raise _BadCase(f"expect.same must be one of {', '.join(INVARIANT_ASPECTS)}")
         if "each" in expect:
             _check_expectation(expect["each"], "expect.each")
     else:
         docs = [_check_doc(row.get("base"), "base"), _check_doc(row.get("variant"), "variant")]
         unknown = set(expect) - {"base", "variant"}
         if unknown or "variant" not in expect:
-            raise ValueError("a dir expect is {'base': {...}, 'variant': {...}}")
+            raise _BadCase("a dir expect is {'base': {...}, 'variant': {...}}")
         _check_expectation(expect.get("base", {}), "expect.base", allow_empty=True)
         _check_expectation(expect["variant"], "expect.variant")
     test = row.get("test", "")
     if not isinstance(test, str):
-        raise ValueError("'test' must be a string")
+        raise _BadCase("'test' must be a string")
     return Case(row["id"], kind, row["capability"], test, language, shape, region, docs, expect, where)
 
 
@@ -267,7 +272,7 @@ def load_cases(directory: Path = DEFAULT_CHECKS_DIR) -> list[Case]:
                 continue
             try:
                 case = _parse_case(row, where)
-            except ValueError as exc:
+            except _BadCase as exc:
                 problems.append(f"{where}: {exc}")
                 continue
             if case.id in seen:
@@ -400,7 +405,7 @@ class BehaviourAnalyser:
 
 
 def run_checks(cases: Sequence[Case], analyser: BehaviourAnalyser,
-               floors: Optional[dict[str, float]] = None) -> CheckReport:
+               floors: dict[str, float] | None = None) -> CheckReport:
     floors = floors or {}
     known_slugs = set(analyser.slugs.values())
     for case in cases:
@@ -437,7 +442,7 @@ def run_checks(cases: Sequence[Case], analyser: BehaviourAnalyser,
                        {k: tuple(v) for k, v in sorted(by_shape.items())})
 
 
-def check_behaviour(classifier: "SignalClassifier | Callable[[], SignalClassifier]",
+def check_behaviour(classifier: SignalClassifier | Callable[[], SignalClassifier],
                     directory: Path = DEFAULT_CHECKS_DIR) -> CheckReport:
     """Load the cases and floors in `directory` and run them through the product's analyser.
 
