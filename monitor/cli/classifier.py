@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
+from monitor.classify.checks import DEFAULT_CHECKS_DIR
 from monitor.cli import AppContext, actor, cli, emit, library_errors, pass_app
 
 _MODEL_OPTION = dict(type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -49,17 +51,40 @@ def train(corpus: Path | None, output: Path | None, card: Path | None, datasets:
                    f"f1 {figures['f1']:.3f} threshold {figures['threshold']:.2f}")
 
 
+def _evaluate_checks(app: AppContext, model: Path | None, checks_dir: Path, as_json: bool) -> None:
+    from monitor.classify.checks import CheckFileError, check_behaviour, format_report
+
+    try:
+        report = check_behaviour(lambda: _load_classifier(app, model), checks_dir)
+    except CheckFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else format_report(report))
+    if report.below_floor:
+        sys.exit(1)
+
+
 @cli.command()
-@click.option("--dataset", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="JSONL with title, text and label (a label or none) per line.")
+@click.option("--checks", "checks_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              is_flag=False, flag_value=str(DEFAULT_CHECKS_DIR), metavar="[DIR]",
+              help="Run the behavioural test cases in DIR (default: tests/behaviour) instead of a dataset: pass "
+                   "rate per capability against the floors in DIR/floors.json; exits 1 when one is below.")
 @click.option("--model", **_MODEL_OPTION)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @pass_app
-def evaluate(app: AppContext, dataset: Path, model: Path | None, as_json: bool) -> None:
-    """Per-label precision/recall/F1, the incident figures and the misclassified ids on a labelled set."""
+def evaluate(app: AppContext, dataset: Path | None, checks_dir: Path | None, model: Path | None,
+             as_json: bool) -> None:
+    """Per-label precision/recall/F1, the incident figures and the misclassified ids on a labelled set;
+    or, with --checks, the behavioural test suite's pass rates per capability."""
     from monitor.classify.evaluate import DatasetError, format_evaluation
     from monitor.classify.evaluate import evaluate as run_evaluation
 
+    if (dataset is None) == (checks_dir is None):
+        raise click.UsageError("give either --dataset FILE or --checks [DIR]")
+    if checks_dir is not None:
+        _evaluate_checks(app, model, checks_dir, as_json)
+        return
     classifier = _load_classifier(app, model)
     try:
         outcome = run_evaluation(classifier, dataset)
