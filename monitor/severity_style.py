@@ -11,8 +11,9 @@ from monitor.store.schema import SEVERITIES
 
 # Hex colours for HTML mail, table cells, charts and the map.
 SEVERITY_COLOURS = {"low": "#4c78a8", "medium": "#d4a017", "high": "#e8590c", "critical": "#c92a2a"}
-# A shape per severity: distinct without colour.
-SEVERITY_SYMBOLS = {"low": "▽", "medium": "◆", "high": "▲", "critical": "⬛"}
+# A shape per severity: distinct without colour. Geometric shapes found in the common text fonts
+# (DejaVu, Liberation, Noto Sans): an emoji such as "⬛" shows as an empty box where no emoji font is installed.
+SEVERITY_SYMBOLS = {"low": "▽", "medium": "◆", "high": "▲", "critical": "■"}
 # The nearest name in Streamlit's palette, for badges and coloured markdown (which take names, not hex).
 SEVERITY_STREAMLIT_COLOURS = {"low": "blue", "medium": "yellow", "high": "orange", "critical": "red"}
 

@@ -22,6 +22,8 @@ from monitor.store.schema import ALERT_STATUSES, LABELS, SEVERITIES, utcnow
 
 FACILITY_KINDS = ("prison", "camp", "detention_centre", "juvenile_centre", "rehabilitation_centre", "other")
 # Triage actions offered as buttons, in the order an analyst reaches for them.
+# Long enough to hold the open alerts that still draw articles, short enough for the per-day chart to read.
+DEFAULT_PERIOD_DAYS = 30
 ACTIONS = (("confirm", "confirmed"), ("dismiss", "dismissed"), ("escalate", "escalated"), ("resolve", "resolved"))
 
 
@@ -120,11 +122,17 @@ def _situation_board(ctx: DashboardContext, filters: queries.AlertFilters) -> No
     st.subheader("Situation")
     st.caption(f"Open alerts (new, confirmed or escalated) {scope}. The board follows the date, place and label "
                "filters; severity and status filters apply to the table below.")
-    columns = st.columns(len(SEVERITIES))
-    for column, severity in zip(columns, reversed(SEVERITIES)):
-        colour = SEVERITY_STREAMLIT_COLOURS[severity]
-        column.metric(f":{colour}[{severity_badge(severity)}]", board.open_by_severity.get(severity, 0),
-                      help=f"open {severity} alerts {scope}")
+    _card_css()
+    counts, chart = st.columns([2, 3], gap="large")
+    with counts:
+        for pair in (SEVERITIES[:1:-1], SEVERITIES[1::-1]):  # critical, high / medium, low
+            for column, severity in zip(st.columns(2), pair):
+                colour = SEVERITY_STREAMLIT_COLOURS[severity]
+                column.metric(f":{colour}[**{severity_badge(severity)}**]", board.open_by_severity.get(severity, 0),
+                              help=f"open {severity} alerts {scope}")
+    with chart:
+        st.markdown("**Alerts per day by severity**")
+        _per_day_chart(board.per_day, filters)
 
     st.markdown(f"**New critical and high alerts** ({board.cards_total})")
     if board.cards:
@@ -132,7 +140,7 @@ def _situation_board(ctx: DashboardContext, filters: queries.AlertFilters) -> No
         for start in range(0, len(board.cards), per_row):
             row = st.columns(per_row)
             for column, card in zip(row, board.cards[start:start + per_row]):
-                with column.container(border=True):
+                with column.container(border=True, key=f"card-{card['severity']}-{card['id']}"):
                     _card(card)
         if board.cards_total > len(board.cards):
             st.caption(f"{board.cards_total - len(board.cards)} more: choose **Most severe first** in the filters "
@@ -140,8 +148,12 @@ def _situation_board(ctx: DashboardContext, filters: queries.AlertFilters) -> No
     else:
         st.caption("None in this period: no new alert is high or critical.")
 
-    st.markdown("**Alerts per day by severity**")
-    _per_day_chart(board.per_day, filters)
+
+def _card_css() -> None:
+    """A thick left edge in the severity's colour on each card (our own CSS; no store text in it)."""
+    rules = "".join(f'[class*="st-key-card-{severity}-"] {{border-left: 6px solid {colour} !important;}}'
+                    for severity, colour in SEVERITY_COLOURS.items())
+    st.html(f"<style>{rules}</style>")
 
 
 def _card(card: dict) -> None:
@@ -185,7 +197,7 @@ def _per_day_chart(per_day: list[dict], filters: queries.AlertFilters) -> None:
         order=alt.Order("rank:Q", sort="descending"),
         tooltip=[alt.Tooltip("day:T", format="%Y-%m-%d"), alt.Tooltip("shown:N", title="severity"),
                  alt.Tooltip("alerts:Q")],
-    ).transform_calculate(rank=f"indexof({order!r}, datum.severity)").properties(height=220)
+    ).transform_calculate(rank=f"indexof({order!r}, datum.severity)").properties(height=180)
     st.altair_chart(chart, key="alerts_per_day")
 
 
@@ -204,7 +216,8 @@ def _filters(options: dict) -> queries.AlertFilters:
         facility = fifth.selectbox("Facility", [0] + list(facilities), key="f_facility",
                                    format_func=lambda i: "All facilities" if not i else facilities[i])
         today = utcnow().date()
-        span = sixth.date_input("Seen between", value=(today - timedelta(days=90), today), key="f_dates")
+        span = sixth.date_input("Seen between", value=(today - timedelta(days=DEFAULT_PERIOD_DAYS), today),
+                                key="f_dates", help="Alerts with an article in this period (UTC days).")
         order = st.radio("Order", ("Newest first", "Most severe first"), horizontal=True, key="f_order")
     since, until = (span if isinstance(span, (tuple, list)) and len(span) == 2 else (None, None))
     filters = queries.AlertFilters(severities=tuple(severities), labels=tuple(labels), statuses=tuple(statuses),
@@ -217,8 +230,7 @@ def _filters(options: dict) -> queries.AlertFilters:
 
 
 def _render_detail(ctx: DashboardContext, detail: dict) -> None:
-    st.subheader(f"Alert #{detail['id']}: {detail['severity']} · {', '.join(detail['labels'])}")
-    st.markdown(severity_markdown(detail["severity"]))
+    st.subheader(f"Alert #{detail['id']}: {severity_markdown(detail['severity'])} · {', '.join(detail['labels'])}")
     left, middle, right = st.columns(3)
     left.metric("Severity", severity_badge(detail["severity"]))
     middle.metric("Independent outlets", detail["outlets"])

@@ -72,7 +72,9 @@ def render(ctx: DashboardContext) -> None:
                           format_func=lambda c: c if c == "All countries" else f"{country_name(c)} ({c})")
     rows = ctx.read(queries.facility_rows, None if choice == "All countries" else choice)
     st.caption(f"{len(rows)} facilities · risk is 0-100 (see a profile for its factors)")
-    names = {row["slug"]: f"{row['name']} ({row['country_code']})" for row in rows}
+    # Riskiest first, so the profile that opens by default is the one most worth reading.
+    ranked = sorted(rows, key=lambda r: (r["risk"] is None, -(r["risk"] or 0), -r["open_alerts"], r["name"]))
+    names = {row["slug"]: f"{row['name']} ({row['country_code']})" for row in ranked}
     if st.session_state.get("profile_choice") not in names:
         st.session_state.pop("profile_choice", None)  # a facility outside the chosen country
     map_column, side = st.columns([4, 1])
@@ -149,7 +151,9 @@ def facility_map(rows: list[dict], map_style: str = "") -> pdk.Deck | None:
                             outline_color=[255, 255, 255, 220], font_settings={"sdf": True}))
     view = pdk.data_utils.compute_view([[p["longitude"], p["latitude"]] for p in placed], view_proportion=0.95)
     view.zoom = max(1.0, min(view.zoom, 7.0))
-    base_map = {"map_style": map_style} if map_style else {"map_style": None, "map_provider": None}
+    # With no provider, pydeck sends its "__MAP_STYLE__" placeholder, which Streamlit reads as "no base map".
+    # (map_style=None instead would make Streamlit fall back to Carto's tiles, a request to a third party.)
+    base_map = {"map_style": map_style} if map_style else {"map_provider": None}
     tooltip = {"text": "{name}\n{country}\nrisk {risk_text}\nopen alerts {open_alerts}\npopulation "
                        "{population_text}\n(click to open the profile)"}
     return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, **base_map)
