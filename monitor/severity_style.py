@@ -1,13 +1,11 @@
 """How each severity looks: one colour and one symbol per severity, for the dashboard and for mail.
 
 The symbol and the word go beside the colour everywhere, so severity reads without colour (colour-blind
-readers, greyscale print, plain-text mail). Same values as monitor/vocabulary.py's draft, which will take
-this over; keep the two identical until then.
+readers, greyscale print, plain-text mail). monitor/vocabulary.py will take these tables over; until then
+this is their one home.
 """
 
 from __future__ import annotations
-
-from monitor.store.schema import SEVERITIES
 
 # Hex colours for HTML mail, table cells, charts and the map.
 SEVERITY_COLOURS = {"low": "#4c78a8", "medium": "#d4a017", "high": "#e8590c", "critical": "#c92a2a"}

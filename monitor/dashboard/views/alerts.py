@@ -16,8 +16,8 @@ from monitor.dashboard import queries
 from monitor.dashboard.context import DashboardContext, when
 from monitor.dashboard.display import plain, severity_badge, severity_cell, severity_markdown, styled_severity
 from monitor.facilities.profiles import FacilityProfile
-from monitor.store.db import InvalidRow
 from monitor.severity_style import SEVERITY_COLOURS, SEVERITY_STREAMLIT_COLOURS
+from monitor.store.db import InvalidRow
 from monitor.store.schema import ALERT_STATUSES, LABELS, SEVERITIES, utcnow
 
 FACILITY_KINDS = ("prison", "camp", "detention_centre", "juvenile_centre", "rehabilitation_centre", "other")
