@@ -24,6 +24,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/monitor init --demo --create-admin
+	@echo ""
+	@echo "Next steps:"
+	@echo "  1. Open http://localhost:$(PORT) and log in (on a first run: user admin, the password printed above;"
+	@echo "     '$(BIN)/monitor users set-password admin' sets a new one)."
+	@echo "  2. The Alerts page shows the fictional demo stories. Add the feeds you want to watch on the Feeds page,"
+	@echo "     in feeds.yaml, or with '$(BIN)/monitor feeds add'."
+	@echo "  3. Have alerts sent to you: '$(BIN)/monitor subscribers add YOU@EXAMPLE.ORG' (see --help for filters)."
+	@echo ""
 	@echo "Starting the worker and the dashboard on http://localhost:$(PORT) (Ctrl-C stops both)"
 	@$(BIN)/monitor worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \

@@ -22,9 +22,13 @@ INCIDENT_LABELS = ("prison_break", "attack_on_facility", "riot_unrest")
 
 # Alert severities, lowest first: comparisons use the position in this tuple.
 SEVERITIES = ("low", "medium", "high", "critical")
-# Colour for screens and mail, and a symbol so severity reads without colour (colour-blind readers, print).
+# Colour for screens, charts, the map, reports and mail, and a symbol so severity reads without colour
+# (colour-blind readers, greyscale print, plain-text mail). The symbols are geometric shapes found in the
+# common text fonts (DejaVu, Liberation, Noto Sans): an emoji would show as an empty box without an emoji font.
 SEVERITY_COLOURS = {"low": "#4c78a8", "medium": "#d4a017", "high": "#e8590c", "critical": "#c92a2a"}
-SEVERITY_SYMBOLS = {"low": "▽", "medium": "◆", "high": "▲", "critical": "⬛"}
+SEVERITY_SYMBOLS = {"low": "▽", "medium": "◆", "high": "▲", "critical": "■"}
+# The nearest name in Streamlit's palette, for badges and coloured markdown (which take names, not hex).
+SEVERITY_STREAMLIT_COLOURS = {"low": "blue", "medium": "yellow", "high": "orange", "critical": "red"}
 
 ALERT_STATUSES = ("new", "confirmed", "dismissed", "escalated", "resolved")
 # Alerts an analyst still has to act on; new articles join only these.

@@ -6,17 +6,18 @@ same with 100,000 articles in the store as with 100 (bench/dashboard.py measures
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import String, and_, case, cast, or_
+from sqlalchemy import Date, String, and_, case, cast, or_
 from sqlmodel import Session, func, select
 
 from monitor.alerts.queries import articles_of_alert
 from monitor.countries import country_name
 from monitor.ingest.feed_admin import feed_state
 from monitor.store.schema import (
+    ALERT_STATUSES,
     SEVERITIES,
     ActivityLog,
     Alert,
@@ -35,6 +36,10 @@ from monitor.store.schema import (
 from monitor.vocabulary import OPEN_ALERT_STATUSES
 
 SNIPPET_CHARS = 400
+# What the situation board shows as cards: new alerts at these severities.
+BOARD_CARD_SEVERITIES = ("critical", "high")
+BOARD_CARD_LIMIT = 6
+REASON_CHARS = 300
 
 
 def facility_rows(session: Session, country: str | None = None) -> list[dict[str, Any]]:
@@ -200,6 +205,65 @@ def alert_page(session: Session, filters: AlertFilters, page: int = 1, page_size
             "first_seen": alert.first_seen_at, "last_seen": alert.last_seen_at,
         })
     return AlertPage(result, total, page, pages)
+
+
+@dataclass
+class SituationBoard:
+    open_by_severity: dict[str, int] = field(default_factory=dict)
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    cards_total: int = 0
+    per_day: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _day_of(column, dialect: str):
+    """The UTC calendar day of a timestamp column, as SQL (ISO text on SQLite, a DATE on PostgreSQL)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def situation_board(session: Session, filters: AlertFilters) -> SituationBoard:
+    """The top of the Alerts page: open alerts per severity, new critical/high alerts, alerts per day.
+
+    It follows the page's place, label and date filters; its own statuses and severities are fixed, so
+    the board tells the same story whichever rows the table below is narrowed to.
+    """
+    scope = replace(filters, severities=(), statuses=(), most_severe_first=False)
+    joined = select(Alert.severity, func.count()).select_from(Alert).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True)
+    counts = dict(session.exec(_filtered(joined, replace(scope, statuses=OPEN_ALERT_STATUSES))
+                               .group_by(Alert.severity)).all())
+    board = SituationBoard(open_by_severity={severity: counts.get(severity, 0) for severity in SEVERITIES})
+
+    card_scope = replace(scope, statuses=("new",), severities=BOARD_CARD_SEVERITIES)
+    rank = case({severity: n for n, severity in enumerate(SEVERITIES)}, value=Alert.severity, else_=-1)
+    board.cards_total = session.exec(_filtered(select(func.count()).select_from(Alert).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True), card_scope)).one()
+    rows = session.exec(_filtered(select(Alert, Facility.name, Facility.country).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True), card_scope)
+        .order_by(rank.desc(), Alert.first_seen_at.desc(), Alert.id.desc()).limit(BOARD_CARD_LIMIT)).all()
+    for alert, facility_name, facility_country in rows:
+        place = facility_name or (f"{alert.candidate_name} (not in the list)" if alert.candidate_name
+                                  else "unlinked report")
+        country = facility_country or alert.candidate_country
+        board.cards.append({
+            "id": alert.id, "severity": alert.severity, "place": place,
+            "country": country_name(country) if country else "", "labels": list(alert.labels),
+            "outlets": alert.outlet_count, "first_seen": alert.first_seen_at,
+            "reason": _short(alert.severity_reason.strip(), REASON_CHARS),
+        })
+
+    # Alerts per day by the day they were first seen; dismissed ones were not events.
+    day = _day_of(Alert.first_seen_at, session.get_bind().dialect.name)
+    per_day = select(day.label("day"), Alert.severity, func.count()).select_from(Alert).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True)
+    per_day = _filtered(per_day, replace(scope, statuses=tuple(s for s in ALERT_STATUSES if s != "dismissed")))
+    if scope.since:
+        per_day = per_day.where(Alert.first_seen_at >= datetime.combine(scope.since, time.min, timezone.utc))
+    for value, severity, count in session.exec(per_day.group_by(day, Alert.severity).order_by(day)):
+        board.per_day.append({"day": value if isinstance(value, date) else date.fromisoformat(str(value)[:10]),
+                              "severity": severity, "alerts": count})
+    return board
 
 
 def alert_filter_options(session: Session) -> dict[str, Any]:

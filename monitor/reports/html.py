@@ -25,8 +25,8 @@ from monitor.reports.text import (
     source_line,
     utc_minute,
 )
+from monitor.vocabulary import SEVERITY_COLOURS
 
-SEVERITY_COLOURS = {"low": "#5b7083", "medium": "#b7791f", "high": "#c05621", "critical": "#c53030"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """
 body { font-family: "DejaVu Sans", "Noto Sans", "Segoe UI", Arial, sans-serif; margin: 2rem auto; max-width: 60rem;
