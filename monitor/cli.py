@@ -109,7 +109,7 @@ def init(app: AppContext, with_demo: bool, create_admin: bool) -> None:
         before, after = upgrade_store(app.engine)
         with session_scope(app.engine) as session:
             result = load_knowledge_base(session)
-            feed_sync = sync_feeds(session, specs) if specs is not None else None
+            feed_sync = sync_feeds(session, specs, app.settings.allow_private_feeds) if specs is not None else None
             register_packaged_model(session)
     except KnowledgeBaseError as exc:
         raise click.ClickException(f"bundled facility data is invalid: {exc}") from None
@@ -460,7 +460,8 @@ def feeds_add(app: AppContext, name: str, url: str, interval_minutes: int | None
     _require_store(app)
     try:
         with session_scope(app.engine) as session:
-            add_feed(session, name, url, _actor(), interval_minutes=interval_minutes, language=language)
+            add_feed(session, name, url, _actor(), interval_minutes=interval_minutes, language=language,
+                     allow_private=app.settings.allow_private_feeds)
     except (FeedAdminError, InvalidRow) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Added {name}; it is polled at the next cycle.")
