@@ -190,6 +190,17 @@ class _AlertBuilder:
         self.open_alerts: dict[str, Alert] = {}
         self.cues: dict[int, tuple[int, int]] = {}
         self.indexed: set[int] = set()
+        # Rows nothing reads back during the build (the in-memory state above answers), written in bulk.
+        self.pending_fingerprints: list[dict] = []
+        self.pending_links: list[dict] = []
+
+    def write_pending(self) -> None:
+        if self.pending_fingerprints:
+            self.session.execute(insert(ArticleFingerprint.__table__), self.pending_fingerprints)
+            self.pending_fingerprints = []
+        if self.pending_links:
+            self.session.execute(insert(AlertArticle.__table__), self.pending_links)
+            self.pending_links = []
 
     # Fingerprints: computed once per article, stored, then only read.
     def prefetch_fingerprints(self, article_ids: list[int]) -> None:
@@ -199,13 +210,13 @@ class _AlertBuilder:
                     ArticleFingerprint.article_id.in_(wanted[start:start + 500]))):
                 self.fingerprints[row.article_id] = _from_row(row)
 
-    def fingerfpof(self, article: Article) -> Fingerprint:
+    def fingerprint_of(self, article: Article) -> Fingerprint:
         found = self.fingerprints.get(article.id)
         if found is None:
             found = fingerprint(article)
-            self.session.execute(insert(ArticleFingerprint), [{
+            self.pending_fingerprints.append({
                 "article_id": article.id, "outlet": found.outlet, "minhash": found.values.tobytes(),
-                "killed": found.killed, "freed": found.freed}])
+                "killed": found.killed, "freed": found.freed})
             self.fingerprints[article.id] = found
         return found
 
@@ -228,6 +239,7 @@ class _AlertBuilder:
 
     def story_alert(self, fp: Fingerprint, kind: str, when: datetime) -> Optional[Alert]:
         """The open unlinked alert of this kind, within the window, whose articles tell the same story."""
+        self.session.flush()  # the time spans of alerts this build extended decide what is in the window
         key = AlertCorroborationKey
         rows = self.session.exec(
             select(key.alert_id, key.article_id).join(Alert, Alert.id == key.alert_id)
@@ -250,7 +262,7 @@ class _AlertBuilder:
         subject, facility_id, candidate, country = _subject(mentions)
         kind = signal_kind(labels)
         when = _when(article)
-        fp = self.fingerfpof(article)
+        fp = self.fingerprint_of(article)
         if subject is None:
             alert = self.story_alert(fp, kind, when)
             group_key = f"{STORY_PREFIX}{article.id}|{kind}"
@@ -272,7 +284,7 @@ class _AlertBuilder:
             self.changes.joined.append(alert.id)
             self.ensure_index(alert, exclude=article.id)
         before = None if created else alert.severity
-        self.session.add(AlertArticle(alert_id=alert.id, article_id=article.id))
+        self.pending_links.append({"alert_id": alert.id, "article_id": article.id, "added_at": utcnow()})
         alert.outlet_count += self.corroborate(alert, fp)
         self.update_summary(alert, labels, when, fp)
         if before is not None and SEVERITIES.index(alert.severity) > SEVERITIES.index(before) \
@@ -316,7 +328,7 @@ class _AlertBuilder:
         new_rows = [{"alert_id": alert.id, "key": k, "article_id": fp.article_id, "cluster": target}
                     for k in wanted if (k, target) not in present]
         if new_rows:
-            self.session.execute(insert(key), new_rows)
+            self.session.execute(insert(key.__table__), new_rows)
         return change
 
     def ensure_index(self, alert: Alert, exclude: int) -> None:
@@ -327,6 +339,7 @@ class _AlertBuilder:
         key = AlertCorroborationKey
         if self.session.exec(select(key.id).where(key.alert_id == alert.id).limit(1)).first() is not None:
             return
+        self.write_pending()
         articles = list(self.session.exec(select(Article).join(AlertArticle, AlertArticle.article_id == Article.id)
                                           .where(AlertArticle.alert_id == alert.id, Article.id != exclude)
                                           .order_by(Article.id)))
@@ -335,12 +348,13 @@ class _AlertBuilder:
         self.prefetch_fingerprints([a.id for a in articles])
         count = 0
         for article in articles:
-            count += self.corroborate(alert, self.fingerfpof(article))
+            count += self.corroborate(alert, self.fingerprint_of(article))
         alert.outlet_count = count
 
     def alert_cues(self, alert: Alert) -> tuple[int, int]:
         cues = self.cues.get(alert.id)
         if cues is None:
+            self.write_pending()
             killed, freed = self.session.exec(
                 select(func.max(ArticleFingerprint.killed), func.max(ArticleFingerprint.freed))
                 .join(AlertArticle, AlertArticle.article_id == ArticleFingerprint.article_id)
@@ -367,6 +381,25 @@ class _AlertBuilder:
         alert.updated_at = utcnow()
 
 
+_risks_cache: dict[str, tuple[tuple, dict[int, FacilityRisk]]] = {}
+
+
+def _facility_risks(session: Session, engine: Engine) -> dict[int, FacilityRisk]:
+    """Every facility's risk profile, read again only when a facility was added, removed or edited.
+
+    Building it reads every facility; a worker asks every cycle, often for one or two new articles.
+    """
+    stamp = tuple(session.exec(select(func.count(Facility.id), func.max(Facility.updated_at),
+                                      func.max(Facility.id))).one())
+    key = engine.url.render_as_string(hide_password=False)
+    cached = _risks_cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    risks = facility_risks(session)
+    _risks_cache[key] = (stamp, risks)
+    return risks
+
+
 def build_alerts(engine: Engine, article_ids: Iterable[int]) -> AlertChanges:
     """Put newly classified articles into alerts: join an open alert on the same subject, or start one."""
     changes = AlertChanges()
@@ -374,8 +407,8 @@ def build_alerts(engine: Engine, article_ids: Iterable[int]) -> AlertChanges:
     if not ids:
         return changes
     with Session(engine) as session:
-        risks = facility_risks(session)
-    with session_scope(engine) as session:
+        risks = _facility_risks(session, engine)
+    with session_scope(engine) as session, session.no_autoflush:
         builder = _AlertBuilder(session, risks, changes)
         done: set[int] = set()
         for start in range(0, len(ids), 500):
@@ -394,6 +427,8 @@ def build_alerts(engine: Engine, article_ids: Iterable[int]) -> AlertChanges:
                     continue
                 done.add(article.id)
                 builder.add(article, list(classification.labels), mentions[article.id])
+            builder.write_pending()
+            session.flush()
     return changes
 
 
