@@ -54,7 +54,7 @@ def initialise(engine: Engine, settings: Settings) -> InitReport:
     before, after = upgrade_store(engine)
     with session_scope(engine) as session:
         facilities = load_knowledge_base(session)
-        feed_sync = sync_feeds(session, specs) if specs is not None else None
+        feed_sync = sync_feeds(session, specs, settings.allow_private_feeds) if specs is not None else None
         register_packaged_model(session)
     return InitReport(before, after, facilities, feeds_path, feed_sync)
 

@@ -114,8 +114,8 @@ def sync_feeds_job() -> None:
         return
     # Two workers adding the same new feed at once would collide on its unique name.
     with exclusive(context.engine, "feeds-sync"), session_scope(context.engine) as session:
-        result = sync_feeds(session, specs)
-    if result.added or result.changed or result.removed:
+        result = sync_feeds(session, specs, context.settings.allow_private_feeds)
+    if result.added or result.changed or result.removed or result.refused:
         log.info(result.summary())
 
 

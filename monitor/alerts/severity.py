@@ -45,15 +45,19 @@ def scale_cues(text: str) -> tuple[int, int]:
 
 
 def assess_severity(labels: Sequence[str], text: str, facility: Optional[FacilityExposure] = None,
-                    outlets: int = 1) -> tuple[Optional[str], str]:
-    """(severity, reason); severity is None when there is no signal."""
+                    outlets: int = 1, cues: Optional[tuple[int, int]] = None) -> tuple[Optional[str], str]:
+    """(severity, reason); severity is None when there is no signal.
+
+    `cues` are (killed, freed) already found in the text (an alert keeps its articles' largest), in which
+    case `text` is not searched again.
+    """
     if not labels:
         return None, "no detention-risk signal"
     level = max(BASE_LEVEL[label] for label in labels)
     top = max(labels, key=lambda label: BASE_LEVEL[label])
     reasons = [f"{top.replace('_', ' ')} (base {SEVERITIES[level]})"]
     incident = any(label in ("prison_break", "attack_on_facility", "riot_unrest") for label in labels)
-    killed, freed = scale_cues(text)
+    killed, freed = cues if cues is not None else scale_cues(text)
     if killed >= 10 or freed >= 50:
         level += 1
         reasons.append(f"large scale: {killed or 'no'} killed, {freed or 'no'} freed or escaped reported")

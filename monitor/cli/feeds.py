@@ -119,7 +119,7 @@ def feeds_add(app: AppContext, name: str, url: str, interval_minutes: int | None
     from monitor.ingest.feed_admin import add_feed
 
     app.change(lambda session: add_feed(session, name, url, actor(), interval_minutes=interval_minutes,
-                                        language=language),
+                                        language=language, allow_private=app.settings.allow_private_feeds),
                f"Added {name}; it is polled at the next cycle.")
 
 

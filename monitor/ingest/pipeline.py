@@ -86,7 +86,8 @@ def policy_from(settings: Settings) -> SchedulePolicy:
 def limits_from(settings: Settings) -> FetchLimits:
     return FetchLimits(connect_timeout=float(settings.connect_timeout_seconds),
                        deadline=float(settings.fetch_timeout_seconds),
-                       max_bytes=settings.max_feed_mb * 1024 * 1024)
+                       max_bytes=settings.max_feed_mb * 1024 * 1024,
+                       allow_private=settings.allow_private_feeds)
 
 
 def _apply_result(session: Session, task: FeedTask, result: FetchResult, parsed: Optional[ParsedFeed],

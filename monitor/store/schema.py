@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from monitor.countries import GROUP_CODE, is_country_code
@@ -394,6 +394,8 @@ class User(SQLModel, table=True):
     failed_logins: int = Field(default=0, ge=0)
     locked_until: Optional[datetime] = None
     last_login_at: Optional[datetime] = None
+    # Raised at every logout: a dashboard session started under an older epoch is over (logout everywhere).
+    session_epoch: int = Field(default=0, ge=0)
     created_at: datetime = Field(default_factory=utcnow)
 
     @field_validator("role")
@@ -411,6 +413,41 @@ class ActivityLog(SQLModel, table=True):
     target: str = Field(default="", max_length=300)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# --- Incremental corroboration (branch bursts, issue 14) ---------------------------------------------
+
+
+class ArticleFingerprint(SQLModel, table=True):
+    """What alert building needs of an article, computed once when it first joins an alert.
+
+    `minhash` is a MinHash signature (datasketch, uint32 values) of the article's words; `killed` and
+    `freed` the largest figures its text reports, so an alert's severity never re-reads its articles.
+    """
+
+    article_id: int = Field(foreign_key="article.id", primary_key=True, ondelete="CASCADE")
+    outlet: str = Field(default="", max_length=200)
+    minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    killed: int = Field(default=0, ge=0)
+    freed: int = Field(default=0, ge=0)
+
+
+class AlertCorroborationKey(SQLModel, table=True):
+    """An alert's index of its articles: one row per outlet and per LSH band of each article.
+
+    `cluster` names the group of articles counted as one independent outlet (one publisher's pieces and
+    wire copies of them); the alert's outlet_count is the number of distinct clusters. A new article
+    finds its cluster by looking up its own keys, so joining costs the same whatever the alert's size.
+    """
+
+    __table_args__ = (Index("ix_alertcorroborationkey_alert_key", "alert_id", "key"),
+                      Index("ix_alertcorroborationkey_alert_cluster", "alert_id", "cluster"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", ondelete="CASCADE")
+    key: str = Field(max_length=40, index=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    cluster: int
 
 
 # Table classes whose checks also live on a plain (non-table) model; validating through it skips
