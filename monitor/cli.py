@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from monitor.countries import country_name
 from monitor.facilities.csv_io import CsvFormatError, export_facilities, import_facilities
 from monitor.facilities.knowledge_base import KnowledgeBaseError, load_knowledge_base
-from monitor.facilities.profiles import aliases_of, find_facilities
+from monitor.facilities.profiles import FactSummary, aliases_of, fact_history, find_facilities, history_lines
 from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.settings import SETTINGS, Settings, SettingsError, load_settings
 from monitor.store.db import InvalidRow, StoreError, describe_store_error, make_engine, session_scope
@@ -801,6 +801,15 @@ def _fact_note(facility: Facility, field_name: str) -> str:
     return f"  [{'; '.join(parts)}]" if parts else ""
 
 
+def _echo_fact_history(summary: FactSummary | None) -> None:
+    """Below a historied fact: its latest (conflicting figures side by side), range and every dated value."""
+    if summary is None or len(summary.values) < 2:
+        return
+    click.echo(f"{'':16}{summary.describe()}")
+    for line in history_lines(summary):
+        click.echo(f"{'':18}{line}")
+
+
 @facilities.command("show")
 @click.argument("name_or_alias")
 @click.option("--history", is_flag=True, help="Also print every recorded profile change.")
@@ -817,6 +826,7 @@ def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
             raise click.ClickException(f"{name_or_alias!r} matches several facilities; name one by slug:\n{names}")
         f = matches[0]
         aliases = aliases_of(session, f.id)
+        fact_summaries = fact_history(session, f.id)
         changes = list(session.exec(select(FacilityProfileChange).where(FacilityProfileChange.facility_id == f.id)
                                     .order_by(FacilityProfileChange.changed_at, FacilityProfileChange.id)))
     click.echo(f"{f.name}  ({f.slug})")
@@ -829,12 +839,15 @@ def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
     for label, field_name in (("operator", "operator"), ("status", "status")):
         value = getattr(f, field_name)
         click.echo(f"  {label + ':':<13} {value or 'unknown'}{_fact_note(f, field_name) if value else ''}")
+        _echo_fact_history(fact_summaries.get(field_name))
     click.echo(f"  capacity:     {_num(f.capacity) if f.capacity is not None else 'unknown'}"
                f"{_fact_note(f, 'capacity') if f.capacity is not None else ''}")
+    _echo_fact_history(fact_summaries.get("capacity"))
     population = "unknown"
     if f.population is not None:
         population = _num(f.population) + (f" ({f.population_date})" if f.population_date else "")
     click.echo(f"  population:   {population}{_fact_note(f, 'population') if f.population is not None else ''}")
+    _echo_fact_history(fact_summaries.get("population"))
     if f.nationalities:
         items = ", ".join(
             country_name(n["country"]) + (f" {n['count']:,}" if n.get("count") is not None else "")

@@ -149,6 +149,54 @@ class FacilityProfileChange(FacilityProfileChangeBase, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
 
 
+# --- Facility fact history (kb) ---------------------------------------------------------------------------
+# Facts that keep every dated value with its source, so conflicting figures sit side by side.
+HISTORIED_FACTS = ("operator", "status", "capacity", "population")
+FACT_ORIGINS = ("bundled", "import", "analyst")
+
+
+class FacilityFactValueBase(SQLModel):
+    facility_id: int = Field(foreign_key="facility.id", index=True, ondelete="CASCADE")
+    field: str = Field(max_length=40)
+    # A string for operator/status, a whole number for capacity/population.
+    value: Any = Field(sa_column=Column(JSON, nullable=False))
+    source_url: Optional[str] = Field(default=None, max_length=2000)
+    as_of: Optional[str] = Field(default=None, max_length=10)
+    note: Optional[str] = Field(default=None, max_length=2000)
+    # bundled rows follow the bundled file (a reload adds and removes them); import/analyst rows are kept.
+    origin: str = Field(default="analyst", max_length=20)
+    recorded_by: str = Field(min_length=1, max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("field")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        if value not in HISTORIED_FACTS:
+            raise ValueError(f"field must be one of {', '.join(HISTORIED_FACTS)}, got {value!r}")
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: Optional[str]) -> Optional[str]:
+        return _check_partial_date(value)
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if value not in FACT_ORIGINS:
+            raise ValueError(f"origin must be one of {', '.join(FACT_ORIGINS)}, got {value!r}")
+        return value
+
+
+class FacilityFactValue(FacilityFactValueBase, table=True):
+    """One dated value of a historied fact, with its source; several per field make its history."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+# --- end facility fact history ------------------------------------------------------------------------------
+
+
 class Feed(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(unique=True, min_length=1, max_length=200)
@@ -432,6 +480,7 @@ VALIDATION_MODELS: dict[type[SQLModel], type[SQLModel]] = {
     Facility: FacilityBase,
     FacilityAlias: FacilityAliasBase,
     FacilityProfileChange: FacilityProfileChangeBase,
+    FacilityFactValue: FacilityFactValueBase,
     Article: ArticleBase,
     ArticleSource: ArticleSourceBase,
 }
