@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from monitor.facilities.knowledge_base import KnowledgeBaseError, load_bundled_profiles, load_knowledge_base
-from monitor.facilities.profiles import FactSummary, FactValue, FacilityProfile, apply_profiles, fact_history
+from monitor.facilities.profiles import FacilityProfile, FactSummary, FactValue, apply_profiles, fact_history
 from monitor.reports.gather import Period, gather_facility_report
 from monitor.store.db import make_engine, session_scope
 from monitor.store.migrate import head_revision, upgrade_store
@@ -70,8 +70,8 @@ def test_a_list_of_values_loads_as_history_with_the_latest_as_current(tmp_path):
 @pytest.mark.parametrize("body, message", [
     ("population: []", "empty list"),
     ("population: [{value: 10, as_of: 2026}]", "source must be an http"),
-    ("population: [{value: 10, source: 'https://x.org/a', as_of: 2026}, {value: -3, source: 'https://x.org/b', as_of: 2026}]",
-     "entry 2"),
+    ("population: [{value: 10, source: 'https://x.org/a', as_of: 2026},"
+     " {value: -3, source: 'https://x.org/b', as_of: 2026}]", "entry 2"),
     ("population: {value: many, source: 'https://x.org/a', as_of: 2026}", "whole number"),
     ("operator: [{value: SDF, source: 'https://x.org/a', as_of: last year}]", "as_of"),
     ("status: {value: closed, source: 'https://x.org/a', as_of: 2026, sourse: typo}", "unknown key"),

@@ -9,9 +9,8 @@ the first entry of its history, with the source and as-of date its `facts` recor
 """
 import json
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005_kb'
 down_revision = '0004'
@@ -51,8 +50,10 @@ def _backfill() -> None:
                           sa.column('origin'), sa.column('recorded_by'), sa.column('recorded_at'))
     rows = []
     for row in connection.execute(sa.select(facility)).mappings():
-        facts = row['facts'] if isinstance(row['facts'], dict) else json.loads(row['facts'] or '{}')
-        local = row['local_fields'] if isinstance(row['local_fields'], list) else json.loads(row['local_fields'] or '[]')
+        facts, local = row['facts'], row['local_fields']
+        # JSON columns come back parsed on PostgreSQL and SQLite alike; a raw string is parsed here just in case.
+        facts = json.loads(facts or '{}') if isinstance(facts, str) else (facts or {})
+        local = json.loads(local or '[]') if isinstance(local, str) else (local or [])
         for name in FIELDS:
             if row[name] is None:
                 continue
