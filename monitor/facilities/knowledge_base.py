@@ -9,7 +9,8 @@ import yaml
 from sqlmodel import Session
 
 from monitor.facilities.profiles import ApplyResult, FacilityProfile, apply_profiles, latest_group, normalize_kind
-from monitor.store.schema import HISTORIED_FACTS, PARTIAL_DATE
+from monitor.store.schema import PARTIAL_DATE
+from monitor.vocabulary import HISTORIED_FACTS
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED_ACTOR = "bundled knowledge base"

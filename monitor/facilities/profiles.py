@@ -17,9 +17,8 @@ from sqlmodel import Session, select
 
 from monitor.facilities.names import normalize_name, slugify
 from monitor.store.db import validated_rows
-from monitor.store.schema import (
-    HISTORIED_FACTS, Facility, FacilityAlias, FacilityFactValue, FacilityProfileChange, utcnow,
-)
+from monitor.store.schema import Facility, FacilityAlias, FacilityFactValue, FacilityProfileChange, utcnow
+from monitor.vocabulary import HISTORIED_FACTS
 
 # Profile fields that map one-to-one onto Facility columns, in display order.
 PROFILE_FIELDS = (
