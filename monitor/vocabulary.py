@@ -43,6 +43,10 @@ SUBSCRIBER_MODES = ("immediate", "digest")
 # The outbox: pending -> sending -> sent; failed after too many refusals; unconfirmed when a sender died
 # between handing the message over and recording it (never resent automatically).
 NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "unconfirmed")
+# Facility facts that keep every dated value with its source (see monitor/facilities/data/README.md).
+HISTORIED_FACTS = ("operator", "status", "capacity", "population")
+# Who recorded a dated fact value: the bundled files (a reload follows them), an import, or an analyst.
+FACT_ORIGINS = ("bundled", "import", "analyst")
 
 
 def severity_rank(severity: str) -> int:

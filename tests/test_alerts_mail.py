@@ -63,7 +63,7 @@ def test_one_alert_one_mail_to_the_matching_subscriber_and_nothing_twice(run_cli
     assert mail["Message-ID"].startswith("<alert-") and mail["From"] == "alerts@example.org"
     parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in mail.walk()
              if part.get_content_type() in ("text/plain", "text/html")}
-    assert "Severity:" in parts["text/plain"] and "Population: 3,500" in parts["text/plain"]
+    assert "Severity:" in parts["text/plain"] and "Population: 3,000 (as of 2026-01)" in parts["text/plain"]
     assert "http://localhost:8501/?alert=" in parts["text/plain"] and "<a href=" in parts["text/html"]
     count = len(smtp_server.inbox.messages)
 

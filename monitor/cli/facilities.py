@@ -29,6 +29,17 @@ def _fact_note(facility, field_name: str) -> str:
     return f"  [{'; '.join(parts)}]" if parts else ""
 
 
+def _echo_fact_history(summary) -> None:
+    """Below a historied fact: its latest (conflicting figures side by side), range and every dated value."""
+    from monitor.facilities.profiles import history_lines
+
+    if summary is None or len(summary.values) < 2:
+        return
+    click.echo(f"{'':16}{summary.describe()}")
+    for line in history_lines(summary):
+        click.echo(f"{'':18}{line}")
+
+
 @facilities.command("list")
 @click.option("--country", help="Only facilities in this country (ISO code).")
 @click.option("--kind", help="Only this kind (prison, camp, detention_centre, ...).")
@@ -58,11 +69,12 @@ def facilities_list(app: AppContext, country: str | None, kind: str | None, as_j
 def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
     """Show one facility's profile with sources, found by slug, name or any alias."""
     from monitor.facilities.lookup import profile_changes, resolve_facility
-    from monitor.facilities.profiles import aliases_of
+    from monitor.facilities.profiles import aliases_of, fact_history
 
     with app.reading() as session:
         f = resolve_facility(session, name_or_alias)
         aliases = aliases_of(session, f.id)
+        fact_summaries = fact_history(session, f.id)
         changes = profile_changes(session, f.id) if history else []
     click.echo(f"{f.name}  ({f.slug})")
     click.echo(f"  kind:         {f.kind}")
@@ -74,12 +86,15 @@ def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
     for label, field_name in (("operator", "operator"), ("status", "status")):
         value = getattr(f, field_name)
         click.echo(f"  {label + ':':<13} {value or 'unknown'}{_fact_note(f, field_name) if value else ''}")
+        _echo_fact_history(fact_summaries.get(field_name))
     click.echo(f"  capacity:     {_num(f.capacity) if f.capacity is not None else 'unknown'}"
                f"{_fact_note(f, 'capacity') if f.capacity is not None else ''}")
+    _echo_fact_history(fact_summaries.get("capacity"))
     population = "unknown"
     if f.population is not None:
         population = _num(f.population) + (f" ({f.population_date})" if f.population_date else "")
     click.echo(f"  population:   {population}{_fact_note(f, 'population') if f.population is not None else ''}")
+    _echo_fact_history(fact_summaries.get("population"))
     if f.nationalities:
         items = ", ".join(
             country_name(n["country"]) + (f" {n['count']:,}" if n.get("count") is not None else "")

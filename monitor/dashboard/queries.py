@@ -15,6 +15,7 @@ from sqlmodel import Session, func, select
 
 from monitor.alerts.queries import articles_of_alert
 from monitor.countries import country_name
+from monitor.facilities.profiles import fact_history
 from monitor.ingest.feed_admin import feed_state
 from monitor.store.schema import (
     ALERT_STATUSES,
@@ -108,6 +109,14 @@ def facility_profile(session: Session, slug: str) -> dict[str, Any] | None:
     risk = session.exec(select(RiskScore).where(RiskScore.facility_id == facility.id)
                         .order_by(RiskScore.day.desc())).first()
     profile["risk"] = {"score": round(risk.score, 1), "day": risk.day, "factors": risk.factors} if risk else None
+    # Historied facts: one line each (latest, conflicts side by side, range) and every dated value.
+    histories = fact_history(session, facility.id)
+    profile["fact_summaries"] = {name: summary.describe() for name, summary in histories.items()}
+    profile["fact_history"] = [
+        {"fact": name, "as of": v.as_of or "", "value": v.text, "source": v.source or "", "note": v.note or "",
+         "added by": "bundled knowledge base" if v.origin == "bundled" else f"{v.origin}: {v.recorded_by}"}
+        for name, summary in histories.items() for v in summary.values
+    ]
     return profile
 
 

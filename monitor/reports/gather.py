@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from monitor.countries import country_name, is_country_code
 from monitor.facilities.names import normalize_name
-from monitor.facilities.profiles import aliases_of, find_facilities
+from monitor.facilities.profiles import FactSummary, aliases_of, fact_history, find_facilities
 from monitor.reports.model import (
     PROFILE_SOURCE,
     SNIPPET_CHARS,
@@ -91,7 +91,7 @@ def _nationality_text(items: list[dict[str, Any]]) -> str:
     )
 
 
-def _profile(facility: Facility, sources: _SourceList) -> list[ProfileFact]:
+def _profile(facility: Facility, sources: _SourceList, histories: dict[str, FactSummary]) -> list[ProfileFact]:
     facts = facility.facts or {}
     rows: list[tuple[str, str, Optional[str], str]] = [("kind", "Kind", facility.kind.replace("_", " "), "kind")]
     place = ", ".join(p for p in (facility.city, facility.admin_area, country_name(facility.country)) if p)
@@ -121,6 +121,14 @@ def _profile(facility: Facility, sources: _SourceList) -> list[ProfileFact]:
         source_url = fact.get("source") if known else None
         as_of = fact.get("as_of") if known else None
         number = sources.cite(source_url, as_of, PROFILE_SOURCE + label.lower()) if source_url else None
+        summary = histories.get(name)
+        if known and summary is not None and len(summary.values) > 1:
+            # The figure in use, then what the sources say over time: conflicting figures side by side.
+            cited = []
+            for entry in summary.values:
+                n = sources.cite(entry.source, entry.as_of, PROFILE_SOURCE + label.lower()) if entry.source else None
+                cited.append(f"{entry.as_of or 'undated'}: {clean_text(entry.text)}" + (f" [{n}]" if n else ""))
+            value = f"{value} — {clean_text(summary.describe())}. History: " + "; ".join(cited)
         profile.append(ProfileFact(name, label, value if known else "unknown", as_of, source_url, number))
     return profile
 
@@ -179,7 +187,7 @@ def gather_facility_report(session: Session, facility: Facility, period: Period,
         population_date=facility.population_date, nationalities=list(facility.nationalities or []),
         conditions=clean_text(facility.conditions) or None, condition_tags=list(facility.condition_tags or []),
     )
-    profile = _profile(facility, sources)
+    profile = _profile(facility, sources, fact_history(session, facility.id))
     incidents = _incidents(facility, sources)
     risk = _risk(session, facility.id, period)
 

@@ -18,6 +18,8 @@ from sqlmodel import Field, SQLModel
 from monitor.countries import GROUP_CODE, is_country_code
 from monitor.vocabulary import (  # noqa: F401  (re-exported: older imports read them from here)
     ALERT_STATUSES,
+    FACT_ORIGINS,
+    HISTORIED_FACTS,
     INCIDENT_LABELS,
     LABELS,
     LINK_ROLES,
@@ -146,6 +148,47 @@ class FacilityProfileChange(FacilityProfileChangeBase, table=True):
     """Every change to a facility profile: what, from what, to what, who, when, on what source."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
+
+
+# --- Facility fact history (kb) ---------------------------------------------------------------------------
+
+
+class FacilityFactValueBase(SQLModel):
+    facility_id: int = Field(foreign_key="facility.id", index=True, ondelete="CASCADE")
+    field: str = Field(max_length=40)
+    # A string for operator/status, a whole number for capacity/population.
+    value: Any = Field(sa_column=Column(JSON, nullable=False))
+    source_url: Optional[str] = Field(default=None, max_length=2000)
+    as_of: Optional[str] = Field(default=None, max_length=10)
+    note: Optional[str] = Field(default=None, max_length=2000)
+    # bundled rows follow the bundled file (a reload adds and removes them); import/analyst rows are kept.
+    origin: str = Field(default="analyst", max_length=20)
+    recorded_by: str = Field(min_length=1, max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("field")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        return require_one_of("field", value, HISTORIED_FACTS)
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: Optional[str]) -> Optional[str]:
+        return _check_partial_date(value)
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        return require_one_of("origin", value, FACT_ORIGINS)
+
+
+class FacilityFactValue(FacilityFactValueBase, table=True):
+    """One dated value of a historied fact, with its source; several per field make its history."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+# --- end facility fact history ------------------------------------------------------------------------------
 
 
 class Feed(SQLModel, table=True):
@@ -456,6 +499,7 @@ VALIDATION_MODELS: dict[type[SQLModel], type[SQLModel]] = {
     Facility: FacilityBase,
     FacilityAlias: FacilityAliasBase,
     FacilityProfileChange: FacilityProfileChangeBase,
+    FacilityFactValue: FacilityFactValueBase,
     Article: ArticleBase,
     ArticleSource: ArticleSourceBase,
 }

@@ -182,10 +182,18 @@ def render_profile(ctx: DashboardContext, profile: dict) -> None:
     cols = st.columns(4)
     cols[0].metric("Risk", f"{risk['score']:.0f}/100" if risk else "not scored",
                    help=f"computed {risk['day']}" if risk else None)
+    summaries = profile.get("fact_summaries") or {}
     cols[1].metric("Population", f"{profile['population']:,}" if profile.get("population") is not None else "unknown",
-                   help=f"as of {profile.get('population_date') or 'unknown'}")
-    cols[2].metric("Capacity", f"{profile['capacity']:,}" if profile.get("capacity") is not None else "unknown")
-    cols[3].metric("Operator", profile.get("operator") or "unknown")
+                   help=summaries.get("population") or f"as of {profile.get('population_date') or 'unknown'}")
+    cols[2].metric("Capacity", f"{profile['capacity']:,}" if profile.get("capacity") is not None else "unknown",
+                   help=summaries.get("capacity"))
+    cols[3].metric("Operator", profile.get("operator") or "unknown", help=summaries.get("operator"))
+    if profile.get("fact_history") and len(profile["fact_history"]) > len(summaries):
+        st.markdown("**Facts over time**")
+        for name, line in summaries.items():
+            st.text(f"{name}: {line}")
+        st.dataframe(pd.DataFrame(profile["fact_history"]), hide_index=True, width="stretch", key="fact_history",
+                     column_config={"source": st.column_config.LinkColumn()})
     if risk and risk["factors"]:
         st.markdown("**Risk factors**")
         st.dataframe(pd.DataFrame(risk["factors"]), hide_index=True, width="stretch", key="risk_factors")
