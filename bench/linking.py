@@ -29,7 +29,8 @@ from pathlib import Path
 from monitor.facilities.csv_io import import_facilities
 from monitor.facilities.gazetteer import Gazetteer
 from monitor.facilities.knowledge_base import load_knowledge_base
-from monitor.facilities.linking_eval import GoldResolver, LinkScore, load_dev_gold, load_replay_gold, score_links
+from monitor.facilities.linking_eval import (GoldResolver, LinkScore, find_shared_dir, load_dev_gold,
+                                             load_replay_gold, score_links)
 from monitor.store.db import make_engine, session_scope
 from monitor.store.migrate import upgrade_store
 
@@ -38,10 +39,7 @@ SYLLABLES = ("ka", "ru", "mi", "to", "sa", "del", "bor", "an", "ze", "li", "qu",
 
 
 def default_shared() -> Path:
-    for folder in (REPO.parent / "shared", REPO.parent.parent / "shared"):
-        if (folder / "eval").is_dir():
-            return folder
-    return REPO.parent / "shared"
+    return find_shared_dir(REPO) or REPO.parent / "shared"
 
 
 def build_store(folder: Path, csv_files: list[Path]):

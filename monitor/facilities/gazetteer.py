@@ -239,13 +239,16 @@ class Gazetteer:
         self.country_names = {normalize_name(name): code for code, name in COUNTRIES.items()}
         # Place phrases (a town's full name, and each distinctive word of it) -> facilities there.
         self.places: dict[str, set[int]] = defaultdict(set)
+        # The same by level: a town ("Hasakah" city) is more specific than the area named after it.
+        self.towns: dict[str, set[int]] = defaultdict(set)
+        self.areas: dict[str, set[int]] = defaultdict(set)
         self._place_words_of: dict[int, set[str]] = {}
         self._qualifiers_of: dict[int, set[str]] = {}
         self._facilities_in: dict[str, set[int]] = defaultdict(set)
         for entry in self.entries.values():
             words_here: set[str] = set()
             qualifiers: set[str] = set()
-            for place in (entry.city, entry.admin_area):
+            for place, level in ((entry.city, self.towns), (entry.admin_area, self.areas)):
                 if not place:
                     continue
                 for part in re.split(r"[(),/]", place):
@@ -258,9 +261,11 @@ class Gazetteer:
                     qualifiers.update(w for w in words if len(w) >= 3 and w not in GENERIC_TOKENS)
                     if len(words) > 1:
                         self.places[phrase].add(entry.facility_id)
+                        level[phrase].add(entry.facility_id)
                     for word in words:
                         if len(word) >= 3 and word not in GENERIC_TOKENS and not is_ordinary_word(word):
                             self.places[word].add(entry.facility_id)
+                            level[word].add(entry.facility_id)
             country = COUNTRIES.get(entry.country)
             if country:
                 qualifiers.add(normalize_name(country))
@@ -276,9 +281,14 @@ class Gazetteer:
         for word in all_place_words:
             place_word_skeletons[skeleton(word)].append(word)
 
+        def place_spelled(word: str) -> Optional[str]:
+            """The known place word this word is, or is a spelling of ("Hasakeh" for Hasakah), if any."""
+            if word in all_place_words:
+                return word
+            return next((p for p in place_word_skeletons.get(skeleton(word), ()) if fuzz.ratio(word, p) >= 80), None)
+
         def spells_a_place(word: str) -> bool:
-            return word in all_place_words or any(fuzz.ratio(word, p) >= 80
-                                                  for p in place_word_skeletons.get(skeleton(word), ()))
+            return place_spelled(word) is not None
         for entry in self.entries.values():
             place_words = self._place_words_of[entry.facility_id]
             for alias in (entry.name, *entry.aliases):
@@ -312,7 +322,9 @@ class Gazetteer:
                 # Facility, "Forest" for Forest prison) is no evidence at all.
                 if (has_facility_word and not weak and len(content) < len(words)
                         and sum(len(w) for w in content) >= 4):
-                    if town and any(len(self._facilities_in[w]) > 1 for w in content):
+                    places = [place_spelled(w) for w in content]
+                    town = all(places)
+                    if town and any(len(self._facilities_in[p]) > 1 for p in places):
                         continue
                     self._add(targets, " ".join(content),
                               _Target(entry.facility_id, True, weak, True, False, tuple(content), tuple(content),
@@ -458,7 +470,7 @@ class Gazetteer:
                 if target.town:
                     # A town's name beside a prison word is a place: the rule for places decides its role.
                     mention.place = True
-                    mention.siblings = max(len(self._facilities_in.get(w, ())) for w in target.content)
+                    mention.siblings = max(len(self._facilities_in.get(w, ())) for w in target.content) or 1
                 mentions.append(mention)
             if not any(t.bare for t in accepted):
                 for i in span:
@@ -526,7 +538,7 @@ class Gazetteer:
             people_only = not window & FACILITY_WORDS
             wants_camp = people_only or bool(window & CAMP_WORDS)
             wants_prison = people_only or bool(window & (FACILITY_WORDS - CAMP_WORDS))
-            here = [fid for fid in self.places[place]
+            here = [fid for fid in (self.towns.get(place) or self.areas.get(place) or ())
                     if (self.entries[fid].kind == "camp" and wants_camp)
                     or (self.entries[fid].kind != "camp" and wants_prison)]
             if not here or len(here) > MAX_PLACE_LINKS:

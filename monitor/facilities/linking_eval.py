@@ -25,6 +25,15 @@ from monitor.facilities.names import normalize_name
 from monitor.store.schema import Facility, FacilityAlias
 
 
+def find_shared_dir(repo_root: Path) -> Optional[Path]:
+    """The team's shared data folder (eval/, replay/): `shared/` beside the repository, or beside its parent
+    (git worktrees live one level deeper); None when absent, as in a fresh clone."""
+    for folder in (repo_root.parent / "shared", repo_root.parent.parent / "shared"):
+        if (folder / "eval").is_dir():
+            return folder
+    return None
+
+
 @dataclass
 class GoldItem:
     id: str
