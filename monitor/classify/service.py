@@ -10,11 +10,15 @@ from sqlmodel import Session, select
 
 from monitor.alerts.severity import FacilityRisk, assess_severity
 from monitor.classify.model import SignalClassifier, load_packaged_model
-from monitor.facilities.gazetteer import CandidateFacility, FacilityLink, Gazetteer
+from monitor.facilities.gazetteer import CandidateFacility, FacilityLink, Gazetteer, LinkResult
 from monitor.store.db import session_scope
 from monitor.store.schema import INCIDENT_LABELS, Article, Classification, Facility, FacilityMention, utcnow
 
 BATCH_SIZE = 500
+# Items whose every label scores below this are not linked to facilities: news with no trace of a detention
+# signal (most of a feed) costs the classifier only. Far below every label's threshold (0.45 and up), so an item
+# a label could fire on, or that a slightly different model would label, is always linked.
+LINK_MIN_SCORE = 0.1
 JIHADIST_MARKERS = ("islamic state", "isis", "isil", "daesh", "jihadist", "al-qaeda", "al qaeda", "boko haram",
                     "iswap", "taliban", "al-shabaab", "aqap", " adf ", "is suspects", "is fighters", "is members",
                     "is detainees", "is militants", "is-affiliated", "is families", "is-linked")
@@ -68,7 +72,10 @@ class SignalAnalyser:
         signals = []
         for document, prediction in zip(documents, predictions):
             title, text = document.get("title") or "", document.get("text") or ""
-            linked = self.gazetteer.link(title, text)
+            if prediction.labels or max(prediction.scores.values(), default=0.0) >= LINK_MIN_SCORE:
+                linked = self.gazetteer.link(title, text)
+            else:
+                linked = LinkResult()
             signal = ArticleSignal(prediction.labels, prediction.scores, linked.links)
             incident = any(label in INCIDENT_LABELS for label in prediction.labels)
             if incident and not linked.primary:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Iterable, Optional
 
@@ -153,6 +154,7 @@ class GazetteerEntry:
     aliases: tuple[str, ...]
 
 
+@lru_cache(maxsize=200_000)
 def skeleton(token: str) -> str:
     """Consonant skeleton of a transliterated word: Ghwayran, Gweiran and Guweiran all give 'grn'."""
     text = token.lower()
@@ -172,17 +174,24 @@ class _Token:
     capitalised: bool  # written with a capital (or in a script without case)
 
 
+@lru_cache(maxsize=200_000)
+def _word_parts(raw: str) -> tuple[tuple[str, ...], bool]:
+    """A word's normalised parts and whether it is written with a capital (or in a script without case)."""
+    if "'" in raw or "’" in raw:
+        raw = _POSSESSIVE.sub("", raw)
+    # "al-Hol", "d'Arrêt": the name part after an article carries the capital.
+    capitalised = any(part[:1].isupper() or not part[:1].isascii() for part in _PARTS.split(raw) if part)
+    return tuple(normalize_name(raw).split()), capitalised
+
+
 def _tokens(text: str) -> list[_Token]:
     """Normalised word tokens with their spans in the original text (article prefixes and 's dropped)."""
     out = []
     for match in _WORD.finditer(text):
-        raw = match.group(0)
-        if "'" in raw or "’" in raw:
-            raw = _POSSESSIVE.sub("", raw)
-        # "al-Hol", "d'Arrêt": the name part after an article carries the capital.
-        capitalised = any(part[:1].isupper() or not part[:1].isascii() for part in _PARTS.split(raw) if part)
-        for part in normalize_name(raw).split():
-            out.append(_Token(part, match.start(), match.end(), capitalised))
+        parts, capitalised = _word_parts(match.group(0))
+        start, end = match.span()
+        for part in parts:
+            out.append(_Token(part, start, end, capitalised))
     return out
 
 
@@ -237,6 +246,10 @@ class Gazetteer:
         self.entries = {entry.facility_id: entry for entry in entries}
         self.this_year = (today or datetime.now(timezone.utc)).year
         self.country_names = {normalize_name(name): code for code, name in COUNTRIES.items()}
+        self._country_automaton = ahocorasick.Automaton()
+        for order, (name, code) in enumerate(self.country_names.items()):
+            self._country_automaton.add_word(f" {name} ", (order, name, code))
+        self._country_automaton.make_automaton()
         # Place phrases (a town's full name, and each distinctive word of it) -> facilities there.
         self.places: dict[str, set[int]] = defaultdict(set)
         # The same by level: a town ("Hasakah" city) is more specific than the area named after it.
@@ -488,10 +501,11 @@ class Gazetteer:
         found = []
         for index, token in enumerate(tokens):
             norm = token.norm
-            if index in taken or len(norm) < 5 or not norm.isascii() or norm in GENERIC_TOKENS:
+            if index in taken or len(norm) < 5 or norm in GENERIC_TOKENS or is_ordinary_word(norm) \
+                    or not norm.isascii():
                 continue
             bucket = self.fuzzy.get(skeleton(norm))
-            if not bucket or is_ordinary_word(norm):
+            if not bucket:
                 continue
             # A transliterated name alone is too weak; it must sit next to a word like "prison" or "camp".
             if not self._near(tokens, index, index, FACILITY_WORDS, window=3):
@@ -718,14 +732,14 @@ class Gazetteer:
         return list(candidates.values())[:5]
 
     def _country_in(self, text: str) -> Optional[str]:
-        """The country named first in the text, if any."""
+        """The country named first in the text, if any (at one position, the first listed of COUNTRIES)."""
         normalized = f" {normalize_name(text)} "
-        best: Optional[tuple[int, str]] = None
-        for name, code in self.country_names.items():
-            position = normalized.find(f" {name} ")
-            if position >= 0 and (best is None or position < best[0]):
-                best = (position, code)
-        return best[1] if best else None
+        best: Optional[tuple[int, int, str]] = None
+        for end, (order, name, code) in self._country_automaton.iter(normalized):
+            found = (end - len(name) - 1, order, code)
+            if best is None or found < best:
+                best = found
+        return best[2] if best else None
 
 
 _SPACES = re.compile(r"\s+")
