@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test worker dashboard bench clean
+.PHONY: run test lint docs worker dashboard bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
@@ -30,8 +30,15 @@ run: $(VENV)/.installed
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
-test: $(VENV)/.installed-dev
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+# Regenerates the command-line and settings reference from `--help`; tests/test_docs.py checks it is current.
+docs: $(VENV)/.installed
+	$(BIN)/python -m monitor.reference > docs/cli.md
 
 worker: $(VENV)/.installed
 	$(BIN)/monitor worker

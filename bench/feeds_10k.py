@@ -30,9 +30,9 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
+from ingest import BenchServer  # bench/ is the script's folder, so its siblings import
 from sqlalchemy import update
 
-from ingest import BenchServer  # bench/ is the script's folder, so its siblings import
 from monitor.ingest.feeds import FeedSpec, sync_feeds
 from monitor.settings import load_settings
 from monitor.store.db import make_engine, session_scope

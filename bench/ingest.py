@@ -13,9 +13,9 @@ The feeds are synthetic benchmark data generated here and never stored outside a
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import sys
 import tempfile
-import multiprocessing
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime

@@ -20,9 +20,9 @@ import uuid
 from pathlib import Path
 
 import feedparser
+from ingest import Server, make_feed, timed_cycle  # bench/ is the script's folder, so its siblings import
 from sqlalchemy import text
 
-from ingest import Server, make_feed, timed_cycle  # bench/ is the script's folder, so its siblings import
 from monitor.ingest.feeds import FeedSpec, sync_feeds
 from monitor.settings import load_settings
 from monitor.store.db import make_engine, session_scope

@@ -75,12 +75,12 @@ def _parse_database_url(raw: Any) -> str:
     return url
 
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 def _parse_optional_email(raw: Any) -> str:
     text = _parse_str(raw)
-    if text and not _EMAIL.match(text):
+    if text and not EMAIL_ADDRESS.match(text):
         raise ValueError(f"expected an email address such as alerts@example.org, got {raw!r}")
     return text
 

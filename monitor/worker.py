@@ -26,8 +26,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.flow import ANALYSIS, run_daily, run_poll
+from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import send_due
 from monitor.settings import Settings

@@ -9,7 +9,15 @@ from streamlit.testing.v1 import AppTest
 from monitor.classify.model import PACKAGED_MODEL
 from monitor.store.db import session_scope
 from monitor.store.schema import (
-    ActivityLog, Alert, AlertStatusChange, Article, Facility, FacilityMention, FacilityProfileChange, Feed, Feedback,
+    ActivityLog,
+    Alert,
+    AlertStatusChange,
+    Article,
+    Facility,
+    FacilityMention,
+    FacilityProfileChange,
+    Feed,
+    Feedback,
     User,
 )
 from monitor.users import create_user

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.ingest.fetch import FetchLimits, FetchRequest, USER_AGENT, fetch_feed, make_client, parse_retry_after
+from monitor.ingest.fetch import USER_AGENT, FetchLimits, FetchRequest, fetch_feed, make_client, parse_retry_after
 from tests.feed_server import Response
 
 LIMITS = FetchLimits(connect_timeout=2, deadline=2, max_bytes=1024 * 1024)

@@ -22,7 +22,14 @@ from monitor.reports import FORMATS, FacilitySelection, ReportError, render_repo
 from monitor.spreadsheet import unguard_cell
 from monitor.store.db import make_engine
 from monitor.store.schema import (
-    Alert, AlertArticle, Article, Classification, Facility, FacilityAlias, RiskScore, utcnow,
+    Alert,
+    AlertArticle,
+    Article,
+    Classification,
+    Facility,
+    FacilityAlias,
+    RiskScore,
+    utcnow,
 )
 from tests.conftest import POSTGRES_URL, postgres_schema
 
@@ -313,7 +320,7 @@ def test_clear_errors_and_nothing_written(demo_url, tmp_path):
     assert "no facility named 'Ghwayran prisn'" in said and "did you mean: Ghwayran prison (ghwayran-prison)" in said
     said = _invoke(demo_url, "report", "Ghwayran prison", "--format", "md", "--output", str(output),
                    "--since", "2026-13-01", expect=2).output
-    assert "--since: expected a date as YYYY-MM-DD, got '2026-13-01'" in said
+    assert "'--since'" in said and "'2026-13-01' does not match the format '%Y-%m-%d'" in said
     said = _invoke(demo_url, "report", "Ghwayran prison", "--format", "md", "--output", str(output),
                    "--since", "2026-11-20", "--until", "2026-11-01", expect=2).output
     assert "--since 2026-11-20 is after --until 2026-11-01" in said

@@ -13,15 +13,23 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from monitor.alerts.severity import assess_severity
-from monitor.classify.service import facility_risks
+from monitor.facilities.exposure import facility_exposures
 from monitor.facilities.names import normalize_name
 from monitor.store.db import session_scope
 from monitor.store.schema import (
-    INCIDENT_LABELS, SEVERITIES, Alert, AlertArticle, Article, Classification, Facility, FacilityMention, utcnow,
+    INCIDENT_LABELS,
+    SEVERITIES,
+    Alert,
+    AlertArticle,
+    Article,
+    Classification,
+    Facility,
+    FacilityMention,
+    utcnow,
 )
+from monitor.vocabulary import OPEN_ALERT_STATUSES
 
 GROUP_WINDOW = timedelta(hours=72)
-OPEN_STATUSES = ("new", "confirmed", "escalated")
 # Two outlets carrying near-identical text are one wire story, counted once.
 WIRE_COPY_SIMILARITY = 90
 CONFIDENT_LINK = 0.5
@@ -88,7 +96,7 @@ def build_alerts(engine: Engine, article_ids: Iterable[int]) -> AlertChanges:
     if not ids:
         return changes
     with Session(engine) as session:
-        risks = facility_risks(session)
+        risks = facility_exposures(session)
     with session_scope(engine) as session:
         rows = session.exec(select(Article, Classification).join(Classification, Classification.article_id == Article.id)
                             .where(Article.id.in_(ids)).order_by(Article.id)).all()
@@ -102,7 +110,7 @@ def build_alerts(engine: Engine, article_ids: Iterable[int]) -> AlertChanges:
             group_key = f"{key}|{signal_kind(classification.labels)}"
             when = _when(article)
             alert = session.exec(select(Alert).where(Alert.group_key == group_key,
-                                                     Alert.status.in_(OPEN_STATUSES),
+                                                     Alert.status.in_(OPEN_ALERT_STATUSES),
                                                      Alert.last_seen_at >= when - GROUP_WINDOW)
                                  .order_by(Alert.last_seen_at.desc())).first()
             if alert is None:

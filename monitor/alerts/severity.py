@@ -6,10 +6,10 @@ The result always comes with a human-readable reason, stored beside it, so an an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from monitor.store.schema import SEVERITIES
+from monitor.facilities.exposure import FacilityExposure
+from monitor.vocabulary import SEVERITIES
 
 BASE_LEVEL = {
     "prison_break": 1, "attack_on_facility": 2, "riot_unrest": 1, "resurgence_signal": 1,
@@ -34,16 +34,6 @@ _KILLED_WORDS = ("kill", "dead", "died", "death", "bodies", "slain", "left")
 _FREED_WORDS = ("escape", "freed", "freeing", "fled", "loose", "broke out", "at large", "évadés", "fugitives", "set")
 
 
-@dataclass(frozen=True)
-class FacilityRisk:
-    """What of a facility's profile bears on severity."""
-    name: str
-    population: Optional[int] = None
-    capacity: Optional[int] = None
-    condition_tags: tuple[str, ...] = ()
-    holds_jihadist_detainees: bool = False
-
-
 def _quantity(match) -> int:
     raw = match.group("n").lower().replace(",", "")
     return int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 0)
@@ -64,7 +54,7 @@ def scale_cues(text: str) -> tuple[int, int]:
     return killed, freed
 
 
-def assess_severity(labels: Sequence[str], text: str, facility: Optional[FacilityRisk] = None,
+def assess_severity(labels: Sequence[str], text: str, facility: Optional[FacilityExposure] = None,
                     outlets: int = 1) -> tuple[Optional[str], str]:
     """(severity, reason); severity is None when there is no signal."""
     if not labels:

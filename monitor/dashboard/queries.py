@@ -13,12 +13,26 @@ from typing import Any, Optional
 from sqlalchemy import String, and_, case, cast, or_
 from sqlmodel import Session, func, select
 
+from monitor.alerts.queries import articles_of_alert
 from monitor.countries import country_name
 from monitor.ingest.feed_admin import feed_state
 from monitor.store.schema import (
-    ActivityLog, Alert, AlertArticle, AlertStatusChange, Article, Classification, Facility, FacilityAlias,
-    FacilityMention, FacilityProfileChange, Feed, Notification, RiskScore, SEVERITIES, utcnow,
+    SEVERITIES,
+    ActivityLog,
+    Alert,
+    AlertArticle,
+    AlertStatusChange,
+    Classification,
+    Facility,
+    FacilityAlias,
+    FacilityMention,
+    FacilityProfileChange,
+    Feed,
+    Notification,
+    RiskScore,
+    utcnow,
 )
+from monitor.vocabulary import OPEN_ALERT_STATUSES
 
 SNIPPET_CHARS = 400
 
@@ -32,7 +46,7 @@ def facility_rows(session: Session, country: str | None = None) -> list[dict[str
     risks = latest_risk_scores(session)
     open_alerts = dict(session.exec(
         select(Alert.facility_id, func.count()).where(Alert.facility_id.is_not(None),
-                                                      Alert.status.in_(("new", "confirmed", "escalated")))
+                                                      Alert.status.in_(OPEN_ALERT_STATUSES))
         .group_by(Alert.facility_id)).all())
     rows = []
     for f in facilities:
@@ -204,9 +218,7 @@ def alert_detail(session: Session, alert_id: int, max_articles: int = 100) -> di
     if alert is None:
         return None
     facility = session.get(Facility, alert.facility_id) if alert.facility_id else None
-    articles = session.exec(select(Article).join(AlertArticle, AlertArticle.article_id == Article.id)
-                            .where(AlertArticle.alert_id == alert_id)
-                            .order_by(Article.published_at.desc(), Article.id.desc()).limit(max_articles)).all()
+    articles = articles_of_alert(session, alert_id, newest_first=True, limit=max_articles)
     article_ids = [a.id for a in articles]
     labels_by_article: dict[int, list[str]] = {}
     for article_id, labels in session.exec(select(Classification.article_id, Classification.labels)
@@ -268,11 +280,3 @@ def recent_activity(session: Session, prefix: str, limit: int = 50) -> list[dict
                         .order_by(ActivityLog.at.desc(), ActivityLog.id.desc()).limit(limit))
     return [{"when": r.at, "who": r.actor, "action": r.action, "target": r.target, "detail": r.detail} for r in rows]
 
-
-def store_counts(session: Session) -> dict[str, int]:
-    return {
-        "facilities": session.exec(select(func.count()).select_from(Facility)).one(),
-        "countries": session.exec(select(func.count(func.distinct(Facility.country)))).one(),
-        "alerts_open": session.exec(select(func.count()).select_from(Alert)
-                                    .where(Alert.status.in_(("new", "escalated")))).one(),
-    }

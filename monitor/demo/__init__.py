@@ -51,6 +51,3 @@ def load_demo(engine: Engine, settings: Settings) -> CycleReport:
         report.new_article_ids.extend(new_ids)
     return report
 
-
-def demo_feed_names(session: Session) -> list[str]:
-    return list(session.exec(select(Feed.name).where(Feed.managed_by == DEMO_MANAGER)))

@@ -60,7 +60,7 @@ GENERIC_TOKENS = FACILITY_WORDS | KIND_ABBREVIATIONS | {
     # which otherwise read as distinctive and linked every French-language prison story to every such facility.
     "darret", "arret", "civile", "civil", "correction", "penitentiaire", "centre", "et", "y", "e", "carcel",
     "centro", "reclusion", "penitenciario", "penitenciaria", "nacional", "maxima", "seguridad", "readaptacion",
-    "social", "cadeia", "publica", "penitenciaria", "estadual", "complexo", "penal", "do", "da", "el", "del",
+    "social", "cadeia", "publica", "estadual", "complexo", "penal", "do", "da", "el", "del",
 }
 # Words for the kind of area a place is ("Hasakah Governorate"), never a place on their own.
 AREA_WORDS = {"governorate", "province", "region", "district", "state", "county", "division", "territory",

@@ -72,6 +72,14 @@ def disable_feed(session: Session, name: str, actor: str) -> Feed:
     return feed
 
 
+def list_feeds(session: Session, *, problems_only: bool = False) -> list[Feed]:
+    """Every feed by name; with problems_only, those failing, parked, disabled or warned."""
+    rows = list(session.exec(select(Feed).order_by(Feed.name)))
+    if problems_only:
+        rows = [f for f in rows if f.consecutive_errors or f.parked_at or not f.enabled or f.last_warning]
+    return rows
+
+
 def feed_state(feed: Feed) -> str:
     """One word for a feed's health, as the CLI and dashboard show it."""
     if feed.managed_by == "demo":

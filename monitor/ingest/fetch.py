@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from email.utils import parsedate_to_datetime
+from typing import Literal, Optional
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -25,10 +25,16 @@ ALLOWED_SCHEMES = ("http", "https")
 _CHUNK = 64 * 1024
 
 
+# Why a fetch produced no usable body, for the feed's health and for tests; "stopped" is the pipeline's own
+# (the worker is stopping, or its claim on the feed ran out) and is never recorded as a feed failure.
+FetchErrorKind = Literal["scheme", "url", "encoding", "too_large", "timeout", "redirect", "http", "network",
+                         "stopped"]
+
+
 class FetchError(Exception):
     """A fetch that produced no usable body; `kind` is a short machine-readable reason."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: FetchErrorKind, message: str):
         super().__init__(message)
         self.kind = kind
 
@@ -54,7 +60,7 @@ class FetchResult:
     status: Optional[int] = None
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    error_kind: Optional[str] = None
+    error_kind: Optional[FetchErrorKind] = None
     error: Optional[str] = None
     elapsed: float = 0.0
     retry_after: Optional[timedelta] = None

@@ -16,6 +16,16 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from monitor.countries import GROUP_CODE, is_country_code
+from monitor.vocabulary import (  # noqa: F401  (re-exported: older imports read them from here)
+    ALERT_STATUSES,
+    INCIDENT_LABELS,
+    LABELS,
+    LINK_ROLES,
+    SEVERITIES,
+    SUBSCRIBER_MODES,
+    USER_ROLES,
+    require_one_of,
+)
 
 
 def utcnow() -> datetime:
@@ -37,17 +47,6 @@ def _json(default_factory=_empty_list) -> Any:
 
 
 PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-LABELS = (
-    "prison_break",
-    "attack_on_facility",
-    "riot_unrest",
-    "resurgence_signal",
-    "conditions_alert",
-    "transfer_repatriation",
-)
-INCIDENT_LABELS = ("prison_break", "attack_on_facility", "riot_unrest")
-SEVERITIES = ("low", "medium", "high", "critical")
-ALERT_STATUSES = ("new", "confirmed", "dismissed", "escalated", "resolved")
 
 
 def _check_partial_date(value: Optional[str]) -> Optional[str]:
@@ -246,9 +245,7 @@ class FacilityMention(SQLModel, table=True):
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in ("primary", "mentioned"):
-            raise ValueError(f"role must be primary or mentioned, got {value!r}")
-        return value
+        return require_one_of("role", value, LINK_ROLES)
 
 
 class Alert(SQLModel, table=True):
@@ -273,16 +270,12 @@ class Alert(SQLModel, table=True):
     @field_validator("severity")
     @classmethod
     def _severity(cls, value: str) -> str:
-        if value not in SEVERITIES:
-            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {value!r}")
-        return value
+        return require_one_of("severity", value, SEVERITIES)
 
     @field_validator("status")
     @classmethod
     def _status(cls, value: str) -> str:
-        if value not in ALERT_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}, got {value!r}")
-        return value
+        return require_one_of("status", value, ALERT_STATUSES)
 
 
 class AlertArticle(SQLModel, table=True):
@@ -318,9 +311,7 @@ class Subscriber(SQLModel, table=True):
     @field_validator("mode")
     @classmethod
     def _mode(cls, value: str) -> str:
-        if value not in ("immediate", "digest"):
-            raise ValueError(f"mode must be immediate or digest, got {value!r}")
-        return value
+        return require_one_of("mode", value, SUBSCRIBER_MODES)
 
 
 class Notification(SQLModel, table=True):
@@ -389,8 +380,6 @@ class ModelVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-USER_ROLES = ("viewer", "analyst", "admin")
-
 
 class User(SQLModel, table=True):
     """A dashboard login. Only a salted scrypt hash of the password is stored."""
@@ -410,9 +399,7 @@ class User(SQLModel, table=True):
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in USER_ROLES:
-            raise ValueError(f"role must be one of {', '.join(USER_ROLES)}, got {value!r}")
-        return value
+        return require_one_of("role", value, USER_ROLES)
 
 
 class ActivityLog(SQLModel, table=True):

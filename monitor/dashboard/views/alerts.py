@@ -14,7 +14,8 @@ from monitor.dashboard import queries
 from monitor.dashboard.context import DashboardContext, when
 from monitor.facilities.profiles import FacilityProfile
 from monitor.store.db import InvalidRow
-from monitor.store.schema import ALERT_STATUSES, LABELS, SEVERITIES, utcnow
+from monitor.store.schema import utcnow
+from monitor.vocabulary import ALERT_STATUSES, LABELS, OPEN_ALERT_STATUSES, SEVERITIES
 
 FACILITY_KINDS = ("prison", "camp", "detention_centre", "juvenile_centre", "rehabilitation_centre", "other")
 # Triage actions offered as buttons, in the order an analyst reaches for them.
@@ -79,7 +80,7 @@ def _filters(options: dict) -> queries.AlertFilters:
         first, second, third = st.columns(3)
         severities = first.multiselect("Severity", SEVERITIES, key="f_severity")
         labels = second.multiselect("Label", LABELS, key="f_label")
-        statuses = third.multiselect("Status", ALERT_STATUSES, default=["new", "confirmed", "escalated"],
+        statuses = third.multiselect("Status", ALERT_STATUSES, default=list(OPEN_ALERT_STATUSES),
                                      key="f_status")
         fourth, fifth, sixth = st.columns(3)
         countries = [""] + options["countries"]
