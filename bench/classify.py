@@ -1,4 +1,5 @@
-"""Classification benchmark: documents per second through the full analyser and the `monitor classify` path (model + facility linking +
+"""Classification benchmark: documents per second through the full analyser and the `monitor classify` path
+(model + facility linking +
 severity) against a bare TF-IDF + LogisticRegression baseline trained and run in the same process, with the
 bundled facilities and with 20,000 facilities in the gazetteer (target: linking no more than 2x slower).
 
@@ -81,11 +82,15 @@ def main() -> None:
     print(f"classification: {count:,} documents (the corpus, cycled)")
     print(f"  bare TF-IDF(1-2 gram) + LogisticRegression {bare:6,.0f} docs/s   1.00x")
     print(f"  our model alone (words+chars+cues)      {model_only:9,.0f} docs/s   {model_only / bare:.2f}x")
-    print(f"  full analyser, {len(bundled)} facilities          {with_bundled:9,.0f} docs/s   {with_bundled / bare:.2f}x")
-    print(f"  monitor classify path (analyser + JSON)  {command:9,.0f} docs/s   {command / bare:.2f}x   (target >= 0.25x)")
-    print(f"  full analyser, {len(bundled) + 20_000:,} facilities      {with_large:9,.0f} docs/s   {with_large / bare:.2f}x")
+    def row(label: str, value: float, note: str = "") -> None:
+        print(f"  {label:<43}{value:9,.0f} docs/s   {value / bare:.2f}x{note}")
+
+    row(f"full analyser, {len(bundled)} facilities", with_bundled)
+    row("monitor classify path (analyser + JSON)", command, "   (target >= 0.25x)")
+    row(f"full analyser, {len(bundled) + 20_000:,} facilities", with_large)
     print(f"  linking alone: {link_small:,.0f} docs/s with {len(bundled)} facilities, {link_large:,.0f} docs/s with "
-          f"20,000 more -> {link_small / link_large:.2f}x slower (target <= 2x); gazetteer built in {build_seconds:.1f} s")
+          f"20,000 more -> {link_small / link_large:.2f}x slower (target <= 2x); "
+          f"gazetteer built in {build_seconds:.1f} s")
 
 
 if __name__ == "__main__":

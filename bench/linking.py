@@ -29,8 +29,14 @@ from pathlib import Path
 from monitor.facilities.csv_io import import_facilities
 from monitor.facilities.gazetteer import Gazetteer
 from monitor.facilities.knowledge_base import load_knowledge_base
-from monitor.facilities.linking_eval import (GoldResolver, LinkScore, find_shared_dir, load_dev_gold,
-                                             load_replay_gold, score_links)
+from monitor.facilities.linking_eval import (
+    GoldResolver,
+    LinkScore,
+    find_shared_dir,
+    load_dev_gold,
+    load_replay_gold,
+    score_links,
+)
 from monitor.store.db import make_engine, session_scope
 from monitor.store.migrate import upgrade_store
 

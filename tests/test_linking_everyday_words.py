@@ -10,7 +10,7 @@ import pytest
 from wordfreq import top_n_list
 
 from monitor.facilities.names import ORDINARY_WORD_LANGUAGES, is_ordinary_word
-from tests.linking_support import links, realistic_gazetteer
+from tests.linking_support import realistic_gazetteer
 
 
 @pytest.fixture(scope="module")

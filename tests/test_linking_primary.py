@@ -23,7 +23,8 @@ def test_the_event_is_primary_and_the_background_is_mentioned(gazetteer):
 
 
 def test_a_facility_named_only_as_history_is_not_primary(gazetteer):
-    result = gazetteer.link("", "Fighters freed hundreds of prisoners from Abu Ghraib prison in 2013, a report recalls.")
+    text = "Fighters freed hundreds of prisoners from Abu Ghraib prison in 2013, a report recalls."
+    result = gazetteer.link("", text)
     assert links(result, "primary") == []
     assert links(result, "mentioned") == ["Abu Ghraib prison"]
 

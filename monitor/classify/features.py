@@ -77,7 +77,8 @@ _PHRASE_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES,
 LEXICONS: dict[str, set[str]] = {
     "escape": {
         "escape", "escaped", "escapes", "escaping", "escapee", "escapees", "abscond", "absconded", "absconding",
-        "absconder", "absconders", "on_the_run", "set_free", "broke_out", "breakout", "breakouts", "jailbreak", "jailbreaks",
+        "absconder", "absconders", "on_the_run", "set_free", "broke_out", "breakout", "breakouts", "jailbreak",
+        "jailbreaks",
         "prisonbreak", "fled", "flee", "fleeing", "walked_out", "went_missing", "at_large", "recaptured",
         "recapture", "manhunt", "freed", "tunnel", "évadé", "évadés", "évasion", "évasions", "évadée", "cavale",
         "هروب", "فرار", "فروا", "هرب", "الفارين", "الهاربين",
@@ -102,7 +103,8 @@ LEXICONS: dict[str, set[str]] = {
     "riot": {
         "riot", "riots", "rioting", "rioted", "mutiny", "unrest", "disturbance", "disturbances", "uprising",
         "rampage", "hostage", "hostages", "clashes", "clash", "brawl", "fight", "fights", "set_fire", "fires",
-        "rooftop", "roof", "sit_in", "barricaded", "barricades", "took_over", "massacre", "mutinerie", "émeute", "émeutes", "تمرد", "شغب", "استعصاء", "عصيان",
+        "rooftop", "roof", "sit_in", "barricaded", "barricades", "took_over", "massacre", "mutinerie", "émeute",
+        "émeutes", "تمرد", "شغب", "استعصاء", "عصيان",
     },
     "court": {
         "sentenced", "sentencing", "sentence", "trial", "court", "judge", "convicted", "pleaded", "appeal",

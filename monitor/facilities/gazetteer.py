@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Iterable, Optional
 
 import ahocorasick
@@ -75,14 +75,16 @@ def _normalized_set(words: Iterable[str]) -> set[str]:
 # the people held. A name that is also an everyday word or a town's name needs one of these beside it.
 CUSTODY_WORDS = _normalized_set(LEXICONS["custody"]) | FACILITY_WORDS | _normalized_set(
     ["detainees", "detainee", "inmates", "inmate", "prisoners", "prisoner", "jailbreak", "breakout", "escapees",
-     "warders", "warder", "jailed", "incarcerated", "detained", "captives", "internees", "détenus", "détenu", "سجناء", "السجناء", "معتقلين", "نزلاء",
+     "warders", "warder", "jailed", "incarcerated", "detained", "captives", "internees", "détenus", "détenu",
+     "سجناء", "السجناء", "معتقلين", "نزلاء",
      "presos", "reclusos", "detentos", "internos"])
 PEOPLE_HELD = _normalized_set(["inmates", "prisoners", "detainees", "سجناء", "السجناء", "معتقلين", "détenus",
                                "presos", "reclusos", "detentos"])
 # Words that report something happening at a facility: the classifier's escape, attack and riot lexicons,
 # deaths in custody, and the same in French, Arabic, Spanish and Portuguese.
 EVENT_WORDS = _normalized_set(w for name in ("escape", "attack", "riot") for w in LEXICONS[name] if "_" not in w) | \
-    _normalized_set(["abuse", "abused", "torture", "tortured", "mistreatment", "died", "dead", "death", "deaths", "killed", "stabbed", "murdered", "overdose", "hanged",
+    _normalized_set(["abuse", "abused", "torture", "tortured", "mistreatment", "died", "dead", "death", "deaths",
+                     "killed", "stabbed", "murdered", "overdose", "hanged",
                      "protest", "protests", "strike", "mort", "morts", "tué", "tués", "décès", "évadés", "évadé",
                      "mutinerie", "مقتل", "قتل", "وفاة", "هروب", "فرار", "fuga", "motín", "motim", "rebelión",
                      "rebelião", "muertos", "mortos", "escaparon", "fugaram", "evadieron", "ataque", "assalto",
@@ -423,7 +425,7 @@ class Gazetteer:
         cased_cache: dict[int, bool] = {}
         article_words = joined
         found: list[tuple[int, int, list[_Target]]] = []
-        for first, last, (key, target_index) in self._hits(self.automaton, joined, starts):
+        for first, last, (_key, target_index) in self._hits(self.automaton, joined, starts):
             accepted = []
             for target in self._targets[target_index]:
                 if target.weak:
@@ -615,11 +617,11 @@ class Gazetteer:
                 continue
             here.sort(key=lambda m: m.first)
             for event in events:
-                def distance(m: _Mention) -> int:
-                    return 0 if m.first <= event <= m.last else min(abs(event - m.first), abs(event - m.last))
-                nearest = min(distance(m) for m in here)
+                distances = [0 if m.first <= event <= m.last else min(abs(event - m.first), abs(event - m.last))
+                             for m in here]
+                nearest = min(distances)
                 for position, mention in enumerate(here):
-                    if distance(mention) != nearest:
+                    if distances[position] != nearest:
                         continue
                     credited.add((mention.facility_id, segment))
                     # Walk the list the nearest facility stands in, both ways.
@@ -751,7 +753,8 @@ NOT_NAMES = {
     "army", "police", "women", "men", "detention", "security", "secret", "this", "that", "a", "an", "one", "two",
     "its", "their", "his", "her", "sdf", "held", "kurdish-run", "migrant", "refugee", "displacement", "military",
 }
-_FACILITY_NOUN = (r"(?:Central\s+)?(?:Prison|prison|Jail|jail|Penitentiary|penitentiary|Correctional\s+(?:Centre|Center|"
+_FACILITY_NOUN = (r"(?:Central\s+)?(?:Prison|prison|Jail|jail|Penitentiary|penitentiary|"
+                  r"Correctional\s+(?:Centre|Center|"
                   r"Facility|Institution)|correctional\s+(?:centre|center|facility)|Detention\s+(?:Centre|Center)|"
                   r"detention\s+(?:centre|center)|Custodial\s+Centre|custodial\s+centre|Camp|camp)")
 _CANDIDATE = re.compile(
