@@ -10,6 +10,7 @@ The documents are the training corpus itself (our own writing), cycled to the re
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import sys
@@ -20,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from monitor.classify.corpus import load_corpus
 from monitor.classify.model import load_packaged_model
-from monitor.classify.service import SignalAnalyser
+from monitor.classify.service import SignalAnalyser, classify_jsonl
 from monitor.classify.train import document_for
 from monitor.facilities.gazetteer import Gazetteer, GazetteerEntry
 from monitor.facilities.knowledge_base import load_bundled_profiles
@@ -73,8 +74,8 @@ def main() -> None:
     model_only = rate(classifier.predict, documents)
     small.analyse(documents[:200])  # the per-word caches fill on first sight, as in a running worker
     with_bundled = rate(small.analyse, documents)
-    command = rate(lambda docs: [json.dumps({**d, **s.as_dict()}, ensure_ascii=False)
-                                 for d, s in zip(docs, small.analyse(docs))], documents)
+    lines = [json.dumps({"id": n, **d}, ensure_ascii=False) for n, d in enumerate(documents)]
+    command = rate(lambda docs: classify_jsonl(small, lines, io.StringIO()), documents)
     with_large = rate(large.analyse, documents)
     link_small = rate(lambda docs: [small.gazetteer.link(d["title"], d["text"]) for d in docs], documents)
     link_large = rate(lambda docs: [large.gazetteer.link(d["title"], d["text"]) for d in docs], documents)
@@ -86,7 +87,7 @@ def main() -> None:
         print(f"  {label:<43}{value:9,.0f} docs/s   {value / bare:.2f}x{note}")
 
     row(f"full analyser, {len(bundled)} facilities", with_bundled)
-    row("monitor classify path (analyser + JSON)", command, "   (target >= 0.25x)")
+    row("monitor classify (classify_jsonl: JSONL in/out)", command, "   (target >= 0.25x)")
     row(f"full analyser, {len(bundled) + 20_000:,} facilities", with_large)
     print(f"  linking alone: {link_small:,.0f} docs/s with {len(bundled)} facilities, {link_large:,.0f} docs/s with "
           f"20,000 more -> {link_small / link_large:.2f}x slower (target <= 2x); "

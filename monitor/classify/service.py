@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence, TextIO
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -90,20 +91,23 @@ def classify_pending(engine: Engine, analyser: Optional[SignalAnalyser] = None, 
         signals = analyser.analyse([{"title": a.title, "text": a.summary} for a in articles])
         now = utcnow()
         with session_scope(engine) as session:
+            rows: list = []
             for article, signal in zip(articles, signals):
-                session.add(Classification(article_id=article.id, model_version=analyser.classifier.version,
+                rows.append(Classification(article_id=article.id, model_version=analyser.classifier.version,
                                            labels=signal.labels, scores=signal.scores, severity=signal.severity))
                 for link in signal.facilities:
-                    session.add(FacilityMention(article_id=article.id, facility_id=link.facility_id, role=link.role,
+                    rows.append(FacilityMention(article_id=article.id, facility_id=link.facility_id, role=link.role,
                                                 confidence=round(link.confidence, 3), matched=link.matched[:300]))
                 for candidate in signal.candidates:
-                    session.add(FacilityMention(article_id=article.id, facility_id=None, role="primary",
+                    rows.append(FacilityMention(article_id=article.id, facility_id=None, role="primary",
                                                 confidence=0.3, matched=candidate.name[:300],
                                                 candidate_name=candidate.name[:300],
                                                 candidate_place=(candidate.place or None) and candidate.place[:300],
                                                 candidate_country=candidate.country))
-                stored = session.get(Article, article.id)
-                stored.classified_at = now
+            session.add_all(rows)
+            # One UPDATE for the batch instead of loading each article again.
+            session.exec(update(Article).where(Article.id.in_([a.id for a in articles]))
+                         .values(classified_at=now))
         done += len(articles)
         if on_batch is not None:
             on_batch([a.id for a in articles])
