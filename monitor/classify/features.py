@@ -328,9 +328,11 @@ class _FastCharWb:
     def counts(self, texts: list[str]):
         indices: list[int] = []
         indptr = [0]
+        cache, extend = self.cache, indices.extend
         for text in texts:
             for word in _WHITE_SPACES.sub(" ", text.lower()).split():
-                indices.extend(self._word(word))
+                found = cache.get(word)
+                extend(found if found is not None else self._word(word))
             indptr.append(len(indices))
         return indices, indptr
 

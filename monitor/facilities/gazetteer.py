@@ -168,7 +168,7 @@ def skeleton(token: str) -> str:
     return "".join(collapsed)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     norm: str
     start: int
