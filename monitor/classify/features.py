@@ -356,6 +356,8 @@ class _FastWords:
             for n in range(low, min(high, count) + 1):
                 if n == 1:
                     grams = tokens
+                elif n == 2:
+                    grams = [a + " " + b for a, b in zip(tokens, tokens[1:])]
                 else:
                     grams = [" ".join(tokens[i:i + n]) for i in range(count - n + 1)]
                 for gram in grams:
