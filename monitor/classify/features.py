@@ -325,16 +325,35 @@ class _FastCharWb:
         self.cache[word] = found
         return found
 
-    def counts(self, texts: list[str]):
-        indices: list[int] = []
+    def count_matrix(self, texts: list[str]):
+        """Documents x n-gram counts as (documents x distinct words) @ (distinct words x n-grams): each distinct
+        word's n-grams are written once per batch, the sums are left to scipy."""
+        local: dict[str, int] = {}
+        word_ids: list[int] = []
         indptr = [0]
-        cache, extend = self.cache, indices.extend
         for text in texts:
             for word in _WHITE_SPACES.sub(" ", text.lower()).split():
-                found = cache.get(word)
-                extend(found if found is not None else self._word(word))
-            indptr.append(len(indices))
-        return indices, indptr
+                index = local.get(word)
+                if index is None:
+                    index = local[word] = len(local)
+                word_ids.append(index)
+            indptr.append(len(word_ids))
+        dtype = self.vectorizer.dtype
+        documents = sparse.csr_matrix((np.ones(len(word_ids), dtype=dtype), word_ids, indptr),
+                                      shape=(len(texts), len(local)))
+        gram_ids: list[int] = []
+        gram_indptr = [0]
+        cache = self.cache
+        for word in local:  # dicts keep insertion order: row i is the word with local id i
+            found = cache.get(word)
+            gram_ids.extend(found if found is not None else self._word(word))
+            gram_indptr.append(len(gram_ids))
+        grams = sparse.csr_matrix((np.ones(len(gram_ids), dtype=dtype), gram_ids, gram_indptr),
+                                  shape=(len(local), len(self.vocabulary)))
+        counts = (documents @ grams).tocsr()
+        counts.sum_duplicates()
+        counts.sort_indices()
+        return counts
 
 
 class _FastWords:
@@ -369,6 +388,8 @@ class _FastWords:
 
 
 def _tfidf(fast, texts: list[str]):
+    if hasattr(fast, "count_matrix"):
+        return fast.vectorizer._tfidf.transform(fast.count_matrix(texts), copy=False)
     indices, indptr = fast.counts(texts)
     counts = sparse.csr_matrix((np.ones(len(indices), dtype=fast.vectorizer.dtype), indices, indptr),
                                shape=(len(texts), len(fast.vocabulary)))
