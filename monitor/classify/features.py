@@ -264,11 +264,14 @@ def cue_features(documents) -> sparse.csr_matrix:
         body = lede(unglue_sentences(unicodedata.normalize("NFKC", str(doc.get("text") or "")))).lower()
         title_tokens = _tokens(title)
         tokens = title_tokens + ["|"] * WINDOW + _tokens(body)
-        if not title_tokens:
-            # Many feeds send no headline; their first sentence does a headline's job.
-            title_tokens = _tokens(_SENTENCE.split(body, maxsplit=1)[0][:300])
         everywhere = _positions(tokens)
-        in_title = _positions(title_tokens)
+        if title_tokens:
+            # The title's tokens lead `tokens`: their positions there are their positions in the title.
+            limit = len(title_tokens)
+            in_title = [[p for p in found if p < limit] for found in everywhere]
+        else:
+            # Many feeds send no headline; their first sentence does a headline's job.
+            in_title = _positions(_tokens(_SENTENCE.split(body, maxsplit=1)[0][:300]))
         columns.extend(i for i in range(_N_LEXICONS) if everywhere[i])
         columns.extend(_TITLE_COLUMN + k for k, i in enumerate(_TITLE_LEXICONS) if in_title[i])
         columns.extend(_PAIR_COLUMN + k for k, (a, b) in enumerate(_PAIR_INDICES)
