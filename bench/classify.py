@@ -48,10 +48,14 @@ def synthetic_entries(count: int, start: int) -> list[GazetteerEntry]:
     return entries
 
 
-def rate(function, documents) -> float:
-    start = time.perf_counter()
-    function(documents)
-    return len(documents) / (time.perf_counter() - start)
+def rate(function, documents, repeats: int = 3) -> float:
+    """The best of a few runs: these machines are shared, and a slow run says more about a neighbour than about us."""
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(documents)
+        best = max(best, len(documents) / (time.perf_counter() - start))
+    return best
 
 
 def main() -> None:
