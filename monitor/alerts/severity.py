@@ -29,6 +29,10 @@ _FREED = re.compile(_QUANTITY + r"\s+(?:\w+\s+){0,4}?(?:escaped|escapees|freed|f
 _FREED_AFTER = re.compile(r"(?:freeing|freed|escape of|set)\s+(?:at least\s+|more than\s+|nearly\s+|some\s+)?"
                           + _QUANTITY, re.I)
 
+# Every verb the patterns above need, as lower-case substrings (a superset: they only decide whether to scan).
+_KILLED_WORDS = ("kill", "dead", "died", "death", "bodies", "slain", "left")
+_FREED_WORDS = ("escape", "freed", "freeing", "fled", "loose", "broke out", "at large", "évadés", "fugitives", "set")
+
 
 def _quantity(match) -> int:
     raw = match.group("n").lower().replace(",", "")
@@ -37,10 +41,16 @@ def _quantity(match) -> int:
 
 def scale_cues(text: str) -> tuple[int, int]:
     """(people killed, people freed or escaped): the largest figures the text gives, 0 when none."""
-    killed = max([_quantity(m) for m in _KILLED.finditer(text)] + [_quantity(m) for m in _KILLED_AFTER.finditer(text)]
-                 + [0])
-    freed = max([_quantity(m) for m in _FREED.finditer(text)] + [_quantity(m) for m in _FREED_AFTER.finditer(text)]
-                + [0])
+    # The patterns are slow to scan (a quantity is tried at every position); text without any of their verbs
+    # cannot match them, and most text has none.
+    lowered = text.lower()
+    killed = freed = 0
+    if any(word in lowered for word in _KILLED_WORDS):
+        killed = max([_quantity(m) for m in _KILLED.finditer(text)]
+                     + [_quantity(m) for m in _KILLED_AFTER.finditer(text)] + [0])
+    if any(word in lowered for word in _FREED_WORDS):
+        freed = max([_quantity(m) for m in _FREED.finditer(text)]
+                    + [_quantity(m) for m in _FREED_AFTER.finditer(text)] + [0])
     return killed, freed
 
 

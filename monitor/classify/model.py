@@ -16,6 +16,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import skops.io as sio
 
+from monitor.classify.features import predict_proba as fast_predict_proba
 from monitor.classify.rules import apply_label_rules
 from monitor.store.schema import LABELS
 
@@ -79,7 +80,8 @@ class SignalClassifier:
         """Probabilities, one row per document and one column per label."""
         if not documents:
             return np.zeros((0, len(self.labels)))
-        return self.pipeline.predict_proba(list(documents))
+        # The same probabilities as self.pipeline.predict_proba, with the feature matrix built faster.
+        return fast_predict_proba(self.pipeline, list(documents))
 
     def predict(self, documents: Sequence[dict]) -> list[Prediction]:
         """`documents` are dicts with `title` and `text`; one Prediction each, in order."""

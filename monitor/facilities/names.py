@@ -11,6 +11,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from wordfreq import get_frequency_dict
+
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # tashkeel, tatweel
 _ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي"})
 _APOSTROPHES = re.compile("['’‘`´ʿʾʼ′\"“”]")
@@ -48,6 +50,37 @@ def normalize_name(text: str) -> str:
             word = word[2:]
         words.append(word)
     return _SPACES.sub(" ", " ".join(words)).strip()
+
+
+# Languages whose everyday words must never be read as a facility or a place: the classifier's three (en, fr,
+# ar) and the Spanish and Portuguese that Latin American prison names and feeds bring.
+ORDINARY_WORD_LANGUAGES = ("en", "fr", "ar", "es", "pt")
+# Zipf 3 (once per million words): "where", "court", "inmate" and "Forest" are above it; transliterated
+# names (Ghwayran, Pentonville, Hasakah) are far below.
+ORDINARY_MIN_FREQUENCY = 1e-6
+
+
+@lru_cache(maxsize=1)
+def ordinary_words() -> frozenset[str]:
+    """Every word at least as frequent as ORDINARY_MIN_FREQUENCY in any of ORDINARY_WORD_LANGUAGES, as
+    wordfreq spells it and as normalize_name spells it (without diacritics or the Arabic article)."""
+    words: set[str] = set()
+    for language in ORDINARY_WORD_LANGUAGES:
+        for word, frequency in get_frequency_dict(language).items():
+            if frequency < ORDINARY_MIN_FREQUENCY:
+                continue
+            words.add(word)
+            if word.isascii() and word.isalnum():
+                continue  # already in normalised form
+            normalized = normalize_name.__wrapped__(word)
+            if normalized and " " not in normalized:
+                words.add(normalized)
+    return frozenset(words)
+
+
+def is_ordinary_word(word: str) -> bool:
+    """Is this (normalised) word an everyday word of a supported language, per the wordfreq lists?"""
+    return word in ordinary_words()
 
 
 def slugify(name: str, suffix: str = "") -> str:
