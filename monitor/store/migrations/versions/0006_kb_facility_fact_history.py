@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_kb'
-down_revision = '0004'
+down_revision = '0005_bursts'
 branch_labels = None
 depends_on = None
 
