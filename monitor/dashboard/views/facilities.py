@@ -46,7 +46,7 @@ def marker_radius(population: int | None) -> float:
     """Marker radius in pixels: area grows with the population held; unknown populations get the smallest."""
     if not population:
         return 4.0
-    return round(4.0 + math.sqrt(population) / 10.0, 1)
+    return round(4.0 + math.sqrt(population) / 20.0, 1)
 
 
 def picked_slug(selection: Any) -> str | None:
@@ -140,6 +140,7 @@ def facility_map(rows: list[dict], map_style: str = "") -> pdk.Deck | None:
         layers.append(pdk.Layer("GeoJsonLayer", id="countries", data=basemap(), stroked=True, filled=True,
                                 get_fill_color=LAND_COLOUR, get_line_color=BORDER_COLOUR,
                                 line_width_min_pixels=0.6, pickable=False))
+    placed.sort(key=lambda p: -p["radius"])  # large circles first, so small ones stay on top and clickable
     layers.append(pdk.Layer("ScatterplotLayer", id=FACILITY_LAYER, data=placed,
                             get_position=["longitude", "latitude"], get_fill_color="colour",
                             get_radius="radius", radius_units="pixels", pickable=True, auto_highlight=True,
@@ -147,8 +148,7 @@ def facility_map(rows: list[dict], map_style: str = "") -> pdk.Deck | None:
     layers.append(pdk.Layer("TextLayer", id="names", data=[p for p in placed if p["label"]],
                             get_position=["longitude", "latitude"], get_text="label", get_size=12,
                             get_color=[20, 20, 20, 235], get_alignment_baseline="'bottom'",
-                            get_pixel_offset=[0, -12], character_set="auto", outline_width=2,
-                            outline_color=[255, 255, 255, 220], font_settings={"sdf": True}))
+                            get_pixel_offset=[0, -12], character_set="auto"))
     view = pdk.data_utils.compute_view([[p["longitude"], p["latitude"]] for p in placed], view_proportion=0.95)
     view.zoom = max(1.0, min(view.zoom, 7.0))
     # With no provider, pydeck sends its "__MAP_STYLE__" placeholder, which Streamlit reads as "no base map".
