@@ -24,6 +24,7 @@ from monitor.store.schema import (
     Alert,
     AlertArticle,
     AlertStatusChange,
+    Article,
     Classification,
     Facility,
     FacilityAlias,
@@ -353,3 +354,16 @@ def recent_activity(session: Session, prefix: str, limit: int = 50) -> list[dict
                         .order_by(ActivityLog.at.desc(), ActivityLog.id.desc()).limit(limit))
     return [{"when": r.at, "who": r.actor, "action": r.action, "target": r.target, "detail": r.detail} for r in rows]
 
+
+
+def store_counts(session: Session) -> dict[str, int]:
+    """How much the store holds, for the first-run guidance on an empty dashboard."""
+    return {
+        "facilities": session.exec(select(func.count()).select_from(Facility)).one(),
+        "countries": session.exec(select(func.count(func.distinct(Facility.country)))).one(),
+        "alerts_open": session.exec(select(func.count()).select_from(Alert)
+                                    .where(Alert.status.in_(OPEN_ALERT_STATUSES))).one(),
+        "alerts": session.exec(select(func.count()).select_from(Alert)).one(),
+        "feeds": session.exec(select(func.count()).select_from(Feed)).one(),
+        "articles": session.exec(select(func.count()).select_from(Article)).one(),
+    }

@@ -296,7 +296,8 @@ def _triage_actions(ctx: DashboardContext, detail: dict) -> None:
     columns = st.columns(len(ACTIONS) + 1)
     for column, (verb, status) in zip(columns, ACTIONS):
         if column.button(verb.capitalize(), key=f"triage_{verb}", disabled=detail["status"] == status):
-            _apply(ctx, lambda s: change_status(s, detail["id"], status, ctx.user.name, note.strip() or None),
+            _apply(ctx, lambda s, status=status: change_status(s, detail["id"], status, ctx.user.name,
+                                                            note.strip() or None),
                    f"Alert #{detail['id']} is now {status}.")
     if columns[-1].button("Add note", key="triage_add_note"):
         _apply(ctx, lambda s: add_note(s, detail["id"], ctx.user.name, note), "Note added.")

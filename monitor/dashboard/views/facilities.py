@@ -266,7 +266,8 @@ def _edit_form(ctx: DashboardContext, profile: dict) -> None:
             population_date = st.text_input("Population as of (YYYY, YYYY-MM or YYYY-MM-DD)",
                                             value=profile.get("population_date") or "")
             conditions = st.text_area("Conditions", value=profile.get("conditions") or "")
-            tags = st.text_input("Condition tags (comma-separated)", value=", ".join(profile.get("condition_tags") or []))
+            tags = st.text_input("Condition tags (comma-separated)",
+                                 value=", ".join(profile.get("condition_tags") or []))
             source = st.text_input("Source URL for these changes (required)")
             submitted = st.form_submit_button("Save changes")
         if not submitted:
