@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test worker dashboard bench clean
+.PHONY: run test lint docs worker dashboard bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
@@ -24,14 +24,29 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/monitor init --demo --create-admin
+	@echo ""
+	@echo "Next steps:"
+	@echo "  1. Open http://localhost:$(PORT) and log in (on a first run: user admin, the password printed above;"
+	@echo "     '$(BIN)/monitor users set-password admin' sets a new one)."
+	@echo "  2. The Alerts page shows the fictional demo stories. Add the feeds you want to watch on the Feeds page,"
+	@echo "     in feeds.yaml, or with '$(BIN)/monitor feeds add'."
+	@echo "  3. Have alerts sent to you: '$(BIN)/monitor subscribers add YOU@EXAMPLE.ORG' (see --help for filters)."
+	@echo ""
 	@echo "Starting the worker and the dashboard on http://localhost:$(PORT) (Ctrl-C stops both)"
 	@$(BIN)/monitor worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
-test: $(VENV)/.installed-dev
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+# Regenerates the command-line and settings reference from `--help`; tests/test_docs.py checks it is current.
+docs: $(VENV)/.installed
+	$(BIN)/python -m monitor.reference > docs/cli.md
 
 worker: $(VENV)/.installed
 	$(BIN)/monitor worker

@@ -32,7 +32,16 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from monitor.cli import cli  # noqa: E402
 from monitor.store.db import make_engine, session_scope  # noqa: E402
 from monitor.store.schema import (  # noqa: E402
-    LABELS, SEVERITIES, Alert, AlertArticle, AlertStatusChange, Article, Classification, Facility, RiskScore, utcnow,
+    LABELS,
+    SEVERITIES,
+    Alert,
+    AlertArticle,
+    AlertStatusChange,
+    Article,
+    Classification,
+    Facility,
+    RiskScore,
+    utcnow,
 )
 from monitor.users import create_user  # noqa: E402
 
@@ -97,7 +106,8 @@ def fill(url: str, articles: int, alerts: int) -> None:
             connection.execute(insert(RiskScore), risk_rows[start:start + BATCH])
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            connection.exec_driver_sql("SELECT setval(pg_get_serial_sequence('alert', 'id'), (SELECT max(id) FROM alert))")
+            connection.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('alert', 'id'), (SELECT max(id) FROM alert))")
     engine.dispose()
 
 

@@ -105,7 +105,8 @@ def replay(items: list[dict], store: Path, classifier: SignalClassifier) -> dict
     incidents = [a for a in articles if gold(a) in INCIDENT_LABELS]
     incident_alerts = [alert for alert in alerts if signal_kind(alert.labels) == "incident"]
     found = {a for alert in incident_alerts for a in members[alert.id] if gold(a) in INCIDENT_LABELS}
-    false_alarms = [alert for alert in incident_alerts if not any(gold(a) in INCIDENT_LABELS for a in members[alert.id])]
+    false_alarms = [alert for alert in incident_alerts
+                    if not any(gold(a) in INCIDENT_LABELS for a in members[alert.id])]
     false_articles = [a for a, chosen in labels.items()
                       if any(label in INCIDENT_LABELS for label in chosen) and gold(a) not in INCIDENT_LABELS]
     return {"items": len(items), "articles": len(articles), "seconds": seconds, "incidents": incidents,

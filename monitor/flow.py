@@ -21,11 +21,11 @@ from sqlalchemy import Text, cast, exists
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from monitor.alerts.events import AlertChanges, build_alerts
+from monitor.alerts.risk import raise_quiet_coverage_alerts, recompute_risk
 from monitor.classify.model import ModelError, SignalClassifier, load_packaged_model
 from monitor.classify.service import SignalAnalyser, classify_pending
-from monitor.alerts.events import AlertChanges, build_alerts
 from monitor.ingest.pipeline import CycleReport, FeedOutcome, run_cycle
-from monitor.alerts.risk import raise_quiet_coverage_alerts, recompute_risk
 from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import SendReport, alerts_awaiting_mail, enqueue_for_alerts, send_due
 from monitor.settings import Settings
@@ -121,13 +121,6 @@ def unalerted_signal_articles(engine: Engine) -> list[int]:
             .distinct()))
 
 
-def raise_alerts_and_mail(engine: Engine, settings: Settings, report: FlowReport) -> None:
-    """Group what was just classified into alerts, queue mail for new and raised alerts, send what is due."""
-    with exclusive(engine, ANALYSIS):
-        queue_alerts(engine, settings, report)
-    report.mail = send_due(engine, settings)
-
-
 def queue_alerts(engine: Engine, settings: Settings, report: FlowReport) -> None:
     """Alerts from what is classified and not yet grouped, then mail for every alert nobody was told about.
 
@@ -177,3 +170,12 @@ def analyse_and_mail(engine: Engine, settings: Settings, report: FlowReport) -> 
         queue_alerts(engine, settings, report)
     # Sending claims each mail on its own, so it needs no lock (and a slow SMTP server holds none).
     report.mail = send_due(engine, settings)
+
+
+def run_demo(engine: Engine, settings: Settings) -> FlowReport:
+    """Load the bundled demo feeds through the same path as a poll, then analyse and queue their alerts."""
+    from monitor.demo import load_demo
+
+    report = FlowReport(cycle=load_demo(engine, settings))
+    analyse_and_mail(engine, settings, report)
+    return report

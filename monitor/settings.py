@@ -75,12 +75,12 @@ def _parse_database_url(raw: Any) -> str:
     return url
 
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 def _parse_optional_email(raw: Any) -> str:
     text = _parse_str(raw)
-    if text and not _EMAIL.match(text):
+    if text and not EMAIL_ADDRESS.match(text):
         raise ValueError(f"expected an email address such as alerts@example.org, got {raw!r}")
     return text
 
@@ -133,11 +133,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout_seconds", 10, "int", "Deadline for connecting to a feed's server.",
             _int_between(1, 120)),
     Setting("max_feed_mb", 10, "int", "Largest feed body accepted, compressed or decompressed.", _int_between(1, 200)),
+    Setting("allow_private_feeds", False, "bool",
+            "Let feeds reach loopback, private and link-local addresses (a lab or test set-up). Off, a feed URL "
+            "that is or resolves to such an address, directly or through a redirect, is refused when added and "
+            "when fetched. Unspecified, multicast and cloud-metadata addresses are refused even when on.",
+            _parse_bool),
     Setting("dashboard_url", "http://localhost:8501", "url",
             "Where the dashboard is reached; alert mail links to it.", _parse_str),
     Setting("map_style", "", "url",
             "Base map for the dashboard's facility map, as a Mapbox/MapLibre style URL; empty draws the points "
             "with no third-party tile server (for offline or sensitive deployments).", _parse_str),
+    Setting("session_idle_minutes", 30, "int",
+            "A dashboard session with no activity for this long ends; the user logs in again.",
+            _int_between(1, 1440)),
     Setting("dashboard_page_size", 50, "int", "Alerts per page in the dashboard.", _int_between(10, 500)),
     Setting("digest_hour", 7, "int", "UTC hour at which daily digests go out, for subscribers who set none.",
             _int_between(0, 23)),

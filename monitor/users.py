@@ -164,6 +164,19 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(User.name)))
+
+
+def user_state(user: User, now: Optional[datetime] = None) -> str:
+    """active, locked (too many failed logins, for now) or disabled."""
+    if not user.active:
+        return "disabled"
+    if user.locked_until and user.locked_until > (now or utcnow()):
+        return "locked"
+    return "active"
+
+
 def has_users(session: Session) -> bool:
     return session.exec(select(User.id)).first() is not None
 

@@ -26,8 +26,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.flow import ANALYSIS, run_daily, run_poll
+from monitor.ingest.feeds import FeedsFileError, read_feeds_file, sync_feeds
 from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import send_due
 from monitor.settings import Settings
@@ -114,8 +114,8 @@ def sync_feeds_job() -> None:
         return
     # Two workers adding the same new feed at once would collide on its unique name.
     with exclusive(context.engine, "feeds-sync"), session_scope(context.engine) as session:
-        result = sync_feeds(session, specs)
-    if result.added or result.changed or result.removed:
+        result = sync_feeds(session, specs, context.settings.allow_private_feeds)
+    if result.added or result.changed or result.removed or result.refused:
         log.info(result.summary())
 
 

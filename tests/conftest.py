@@ -24,6 +24,9 @@ def _isolated_environment(monkeypatch, tmp_path):
     for name in list(os.environ):
         if name.startswith("MONITOR_") and name != "MONITOR_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
+    # Every feed server in these tests is on loopback, which the address guard refuses by default; the
+    # SSRF tests (tests/test_ssrf*.py) turn it back off to check the refusals.
+    monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_FEEDS", "true")
     monkeypatch.chdir(tmp_path)
 
 

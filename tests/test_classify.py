@@ -133,7 +133,8 @@ def test_sentences_a_scraper_glued_together_are_split_again():
     from monitor.classify.rules import current_escape_evidence
 
     glued = "The jail was attacked in 2013.Hundreds of inmates escaped on Sunday, officials said."
-    assert unglue_sentences(glued) == "The jail was attacked in 2013. Hundreds of inmates escaped on Sunday, officials said."
+    assert unglue_sentences(glued) == ("The jail was attacked in 2013. Hundreds of inmates escaped on Sunday, "
+                                       "officials said.")
     # Glued to a sentence about 2013, the current escape used to be discarded as history.
     assert current_escape_evidence(glued, this_year=2026) == "Hundreds of inmates escaped on Sunday, officials said."
     assert unglue_sentences("The U.S. Army said so.") == "The U.S. Army said so."

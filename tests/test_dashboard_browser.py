@@ -1,5 +1,6 @@
 """End to end in a real browser: `streamlit run app.py` on a free port, headless Chromium logs in and
-takes a screenshot of the alerts page. Skipped when Chromium or its driver is absent (`.ci/run` installs them).
+saves screenshots of the Alerts board, the facility map, a profile and the Feeds page into
+test-screenshots/. Skipped when Chromium or its driver is absent (`.ci/run` installs them).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ CHROMEDRIVER = shutil.which("chromedriver")
 # The flags this machine needs: no sandbox as root, no GPU, and no background calls to Google's hosts,
 # which the closed network refuses.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1100")
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1300",
+                  # The map is WebGL: with no GPU, Chromium draws it in software only when allowed to.
+                  "--enable-unsafe-swiftshader")
 SCREENSHOT_DIR = Path(os.environ.get("MONITOR_TEST_SCREENSHOT_DIR", REPO_ROOT / "test-screenshots"))
 
 pytestmark = [
@@ -101,7 +104,35 @@ def browser(tmp_path):
         driver.quit()
 
 
-def test_log_in_and_screenshot_the_alerts_page(dashboard, browser):
+def _screenshot(browser, name: str) -> Path:
+    from PIL import Image
+
+    time.sleep(1.5)  # let canvases (tables, charts, the map) paint before the picture is taken
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOT_DIR / f"{name}.png"
+    assert browser.save_screenshot(str(shot))
+    with Image.open(shot) as image:
+        assert image.size[0] >= 1200 and image.size[1] >= 900
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50, f"the {name} screenshot is blank"
+    return shot
+
+
+def _body(browser) -> str:
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.TAG_NAME, "body").text
+
+
+def _go_to(browser, wait, page: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
+    next(label for label in sidebar.find_elements(By.TAG_NAME, "label") if label.text.strip() == page).click()
+    wait.until(lambda d: any(h.text.strip() == page for h in d.find_elements(By.TAG_NAME, "h2")))
+
+
+def test_log_in_and_screenshot_board_map_profile_and_feeds(dashboard, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -110,26 +141,49 @@ def test_log_in_and_screenshot_the_alerts_page(dashboard, browser):
     wait = WebDriverWait(browser, 60)
     browser.get(url)
     name = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, 'input[aria-label="User name"]')))
-    assert "Alerts" not in browser.find_element(By.TAG_NAME, "body").text  # nothing before login
+    assert "Alerts" not in _body(browser)  # nothing before login
     name.send_keys("amina")
     browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys("browser-test-password")
     next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Log in").click()
 
+    # The Alerts page opens on the situation board.
     wait.until(lambda d: any(h.text.strip() == "Alerts" for h in d.find_elements(By.TAG_NAME, "h2")))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]'))
-    wait.until(lambda d: "Alert #" in d.find_element(By.TAG_NAME, "body").text)
-    body = browser.find_element(By.TAG_NAME, "body").text
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"] canvas, '
+                                                          '[data-testid="stVegaLiteChart"] svg'))
+    body = _body(browser)
     assert "Logged in as amina (analyst)" in body
-    assert "Why this severity" in body and "Confirm" in body
-    time.sleep(1)  # let the table's canvas paint before the picture is taken
+    assert "Situation" in body and "New critical and high alerts" in body and "CRITICAL" in body
+    _screenshot(browser, "alerts-board")
 
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOT_DIR / "alerts-page.png"
-    assert browser.save_screenshot(str(shot))
-    from PIL import Image
+    # A card's button opens that alert below the table.
+    opener = next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.startswith("Open alert #"))
+    opened = opener.text.removeprefix("Open alert ")
+    opener.click()
+    wait.until(lambda d: f"Alert {opened}:" in _body(d) and "Audit trail" in _body(d))
+    assert "Why this severity" in _body(browser) and "Confirm" in _body(browser)
+    heading = next(h for h in browser.find_elements(By.TAG_NAME, "h3") if h.text.startswith(f"Alert {opened}:"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", heading)
+    _screenshot(browser, "alert-detail")
 
-    with Image.open(shot) as image:
-        assert image.size[0] >= 1200 and image.size[1] >= 900
-        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
-    assert colours is not None and len(colours) > 50, "the screenshot is blank"
+    _go_to(browser, wait, "Facilities")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});",
+                           browser.find_element(By.TAG_NAME, "h2"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stDeckGlJsonChart"] canvas'))
+    assert "Natural Earth" in _body(browser)
+    _screenshot(browser, "facility-map")
+
+    profile = next(h for h in browser.find_elements(By.TAG_NAME, "h3") if h.text.strip())
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", profile)
+    assert "Risk trend" in _body(browser) and "Signals" in _body(browser)
+    _screenshot(browser, "facility-profile")
+
+    _go_to(browser, wait, "Feeds")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]'))
+    _screenshot(browser, "feeds-page")
+
+    # Everything the pages loaded came from the dashboard itself: no tile server, no fonts, no CDN.
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    outside = [r for r in resources if not r.startswith((url, "data:", "blob:"))]
+    assert not outside, f"the dashboard reached outside: {outside[:5]}"
     assert alert_count > 0

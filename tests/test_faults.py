@@ -349,7 +349,8 @@ def test_a_full_disk_is_reported_clearly_and_a_rerun_stores_everything_once(sqli
     from monitor.cli import cli
 
     assert CliRunner().invoke(cli, ["--database-url", sqlite_url, "--feeds-file", str(feeds), "init"]).exit_code == 0
-    settings = load_settings(env={}, flags={"database_url": sqlite_url, "model_path": "missing.skops"})
+    settings = load_settings(env={}, flags={"database_url": sqlite_url, "model_path": "missing.skops",
+                                            "allow_private_feeds": True})  # the feed server is on loopback
     full = make_engine(sqlite_url)
     with full.connect() as connection:
         pages = connection.exec_driver_sql("PRAGMA page_count").scalar()

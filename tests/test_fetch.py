@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.ingest.fetch import FetchLimits, FetchRequest, USER_AGENT, fetch_feed, make_client, parse_retry_after
+from monitor.ingest.fetch import USER_AGENT, FetchLimits, FetchRequest, fetch_feed, make_client, parse_retry_after
 from tests.feed_server import Response
 
-LIMITS = FetchLimits(connect_timeout=2, deadline=2, max_bytes=1024 * 1024)
+# The test server is on loopback: allowed here as the allow_private_feeds setting allows it (tests/test_ssrf.py).
+LIMITS = FetchLimits(connect_timeout=2, deadline=2, max_bytes=1024 * 1024, allow_private=True)
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_the_audit_lists_who_was_sent_what_and_when(run_cli, database_url, feeds
     delivered = {m["Message-ID"]: rcpts for rcpts, m in smtp_server.inbox.messages}
     assert delivered
 
-    rows = json.loads(audit("list", "--json"))
+    rows = [json.loads(line) for line in audit("list", "--json").splitlines()]
     assert {row["message_id"] for row in rows} == set(delivered) and {row["status"] for row in rows} == {"sent"}
     assert all(row["recipient"] in delivered[row["message_id"]] and row["sent_at"] and row["attempts"] == 2
                for row in rows)

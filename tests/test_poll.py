@@ -47,7 +47,8 @@ def test_the_same_story_in_two_feeds_is_stored_once_with_both_feeds(store, run_c
     feed_server.serve_file("/second", "second_outlet.xml")
     store(("Levant Wire", "/wire"), ("Second Outlet", "/second"))
     # The wire first, so the stored text is deterministically the wire's (the first copy seen is kept).
-    assert "1 feeds: 1 fetched, 0 not modified, 0 failed; 3 new articles." in run_cli("poll", "--feed", "Levant Wire").output
+    said = run_cli("poll", "--feed", "Levant Wire").output
+    assert "1 feeds: 1 fetched, 0 not modified, 0 failed; 3 new articles." in said
     output = run_cli("poll").output
     assert "1 feeds: 1 fetched, 0 not modified, 0 failed; 1 new articles." in output
     assert _count(database_url, Article) == 4

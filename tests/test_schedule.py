@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from monitor.ingest.schedule import (
-    SchedulePolicy, cache_max_age, next_check_after_failure, next_check_after_success, should_park,
+    SchedulePolicy,
+    cache_max_age,
+    next_check_after_failure,
+    next_check_after_success,
+    should_park,
 )
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -66,10 +66,12 @@ def test_config_command_masks_secrets_and_shows_sources(monkeypatch):
     monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "hunter2-very-secret")
     result = CliRunner().invoke(cli, ["--set", "smtp_host=mail.flag", "config", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {row["name"]: row for row in json.loads(result.output)}
+    rows = {row["name"]: row for row in map(json.loads, result.output.splitlines())}
     assert rows["smtp_password"]["value"] == "********"
     assert "hunter2" not in result.output
-    assert rows["smtp_host"] == {"name": "smtp_host", "value": "mail.flag", "source": "flag"}
+    assert {k: rows["smtp_host"][k] for k in ("name", "value", "source")} == {
+        "name": "smtp_host", "value": "mail.flag", "source": "flag"}
+    assert rows["smtp_host"]["env"] == "MONITOR_SMTP_HOST"
     assert set(rows) == {s.name for s in SETTINGS}
     revealed = CliRunner().invoke(cli, ["config", "--show-secrets"])
     assert "hunter2-very-secret" in revealed.output

@@ -6,6 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from monitor.store.db import InvalidRow, make_engine, session_scope
@@ -43,7 +44,7 @@ def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_url):
 
 
 def test_foreign_keys_are_enforced(engine):
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         with session_scope(engine) as session:
             session.add(FacilityProfileChange(facility_id=999_999, field="x", changed_by="test"))
 

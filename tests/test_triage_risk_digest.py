@@ -12,9 +12,16 @@ from monitor.classify.model import PACKAGED_MODEL
 from monitor.notify.digest import queue_due_digests
 from monitor.notify.outbox import send_due
 from monitor.settings import load_settings
-from monitor.store.db import make_engine, session_scope
+from monitor.store.db import session_scope
 from monitor.store.schema import (
-    Alert, AlertStatusChange, Article, Facility, FacilityMention, Feedback, RiskScore, utcnow,
+    Alert,
+    AlertStatusChange,
+    Article,
+    Facility,
+    FacilityMention,
+    Feedback,
+    RiskScore,
+    utcnow,
 )
 
 pytestmark = pytest.mark.skipif(not PACKAGED_MODEL.is_file(), reason="no trained model in models/")

@@ -10,7 +10,12 @@ from sqlmodel import Session, select
 from monitor.store.db import session_scope
 from monitor.store.schema import ActivityLog, User, utcnow
 from monitor.users import (
-    LOCK_AFTER_FAILURES, UserError, authenticate, create_user, hash_password, verify_password,
+    LOCK_AFTER_FAILURES,
+    UserError,
+    authenticate,
+    create_user,
+    hash_password,
+    verify_password,
 )
 
 

@@ -20,7 +20,8 @@ class CandidateError(ValueError):
     pass
 
 
-def _same_candidate(name: Optional[str], country: Optional[str], wanted_name: str, wanted_country: Optional[str]) -> bool:
+def _same_candidate(name: Optional[str], country: Optional[str], wanted_name: str,
+                    wanted_country: Optional[str]) -> bool:
     return bool(name) and normalize_name(name) == normalize_name(wanted_name) \
         and (country or None) == (wanted_country or None)
 

@@ -15,9 +15,10 @@ from typing import Iterable, Optional
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from monitor.classify.service import facility_risks
+from monitor.facilities.exposure import facility_exposures
 from monitor.store.db import session_scope
 from monitor.store.schema import Alert, Article, Facility, FacilityMention, RiskScore, utcnow
+from monitor.vocabulary import OPEN_ALERT_STATUSES
 
 SEVERITY_POINTS = {"low": 4.0, "medium": 10.0, "high": 20.0, "critical": 35.0}
 SIGNAL_HALF_LIFE_DAYS = 14.0
@@ -41,7 +42,8 @@ class RiskFactor:
         return {"factor": self.factor, "points": round(self.points, 1), "detail": self.detail}
 
 
-def compute_risk(session: Session, facility: Facility, now: datetime, holds_jihadist: bool) -> tuple[float, list[RiskFactor]]:
+def compute_risk(session: Session, facility: Facility, now: datetime,
+                 holds_jihadist: bool) -> tuple[float, list[RiskFactor]]:
     factors: list[RiskFactor] = []
     alerts = session.exec(select(Alert).where(Alert.facility_id == facility.id, Alert.status != "dismissed",
                                               Alert.last_seen_at >= now - SIGNAL_WINDOW)).all()
@@ -53,7 +55,8 @@ def compute_risk(session: Session, facility: Facility, now: datetime, holds_jiha
         factors.append(RiskFactor("signal", points, f"{alert.severity} alert #{alert.id} ({', '.join(alert.labels)}), "
                                                     f"{age_days:.0f} days ago"))
     if signal_points > SIGNAL_CAP:
-        factors.append(RiskFactor("signal cap", SIGNAL_CAP - signal_points, f"recent signals count at most {SIGNAL_CAP:g}"))
+        factors.append(RiskFactor("signal cap", SIGNAL_CAP - signal_points,
+                                  f"recent signals count at most {SIGNAL_CAP:g}"))
         signal_points = SIGNAL_CAP
     static = 0.0
     if facility.population and facility.capacity:
@@ -61,7 +64,8 @@ def compute_risk(session: Session, facility: Facility, now: datetime, holds_jiha
         if occupancy > 1:
             points = min(15.0, (occupancy - 1) * 15.0)
             static += points
-            factors.append(RiskFactor("occupancy", points, f"{facility.population:,} held for {facility.capacity:,} places "
+            factors.append(RiskFactor("occupancy", points,
+                                      f"{facility.population:,} held for {facility.capacity:,} places "
                                                            f"({occupancy:.0%})"))
     for tag in facility.condition_tags or []:
         if tag in TAG_POINTS:
@@ -71,7 +75,8 @@ def compute_risk(session: Session, facility: Facility, now: datetime, holds_jiha
         static += 10.0
         factors.append(RiskFactor("detainees", 10.0, "holds people suspected of jihadist membership"))
     if static > STATIC_CAP:
-        factors.append(RiskFactor("vulnerability cap", STATIC_CAP - static, f"vulnerability counts at most {STATIC_CAP:g}"))
+        factors.append(RiskFactor("vulnerability cap", STATIC_CAP - static,
+                                  f"vulnerability counts at most {STATIC_CAP:g}"))
         static = STATIC_CAP
     return round(min(100.0, signal_points + static), 1), factors
 
@@ -81,7 +86,7 @@ def recompute_risk(engine: Engine, facility_ids: Optional[Iterable[int]] = None,
     now = now or utcnow()
     day = now.strftime("%Y-%m-%d")
     with Session(engine) as session:
-        jihadist = {fid: risk.holds_jihadist_detainees for fid, risk in facility_risks(session).items()}
+        jihadist = {fid: risk.holds_jihadist_detainees for fid, risk in facility_exposures(session).items()}
     with session_scope(engine) as session:
         query = select(Facility)
         if facility_ids is not None:
@@ -100,9 +105,14 @@ def recompute_risk(engine: Engine, facility_ids: Optional[Iterable[int]] = None,
     return len(facilities)
 
 
-def latest_risk(session: Session, facility_id: int) -> Optional[RiskScore]:
-    return session.exec(select(RiskScore).where(RiskScore.facility_id == facility_id)
-                        .order_by(RiskScore.day.desc())).first()
+def latest_risk_scores(session: Session, limit: Optional[int] = None) -> list[tuple[RiskScore, Facility]]:
+    """Each facility's most recent daily score with the facility, highest score first."""
+    latest: dict[int, RiskScore] = {}
+    for row in session.exec(select(RiskScore).order_by(RiskScore.day)):
+        latest[row.facility_id] = row
+    facilities = {f.id: f for f in session.exec(select(Facility).where(Facility.id.in_(latest)))} if latest else {}
+    ranked = sorted(latest.values(), key=lambda r: -r.score)
+    return [(row, facilities[row.facility_id]) for row in ranked[:limit]]
 
 
 def raise_quiet_coverage_alerts(engine: Engine, quiet_days: int, now: Optional[datetime] = None) -> list[int]:
@@ -125,7 +135,7 @@ def raise_quiet_coverage_alerts(engine: Engine, quiet_days: int, now: Optional[d
                 continue
             key = f"facility:{facility_id}|quiet"
             if session.exec(select(Alert.id).where(Alert.group_key == key,
-                                                   Alert.status.in_(("new", "confirmed", "escalated")))).first():
+                                                   Alert.status.in_(OPEN_ALERT_STATUSES))).first():
                 continue
             facility = session.get(Facility, facility_id)
             alert = Alert(facility_id=facility_id, group_key=key, labels=[], severity="low", outlet_count=0,

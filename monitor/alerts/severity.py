@@ -6,10 +6,10 @@ The result always comes with a human-readable reason, stored beside it, so an an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from monitor.store.schema import SEVERITIES
+from monitor.facilities.exposure import FacilityExposure
+from monitor.vocabulary import SEVERITIES
 
 BASE_LEVEL = {
     "prison_break": 1, "attack_on_facility": 2, "riot_unrest": 1, "resurgence_signal": 1,
@@ -30,16 +30,6 @@ _FREED_AFTER = re.compile(r"(?:freeing|freed|escape of|set)\s+(?:at least\s+|mor
                           + _QUANTITY, re.I)
 
 
-@dataclass(frozen=True)
-class FacilityRisk:
-    """What of a facility's profile bears on severity."""
-    name: str
-    population: Optional[int] = None
-    capacity: Optional[int] = None
-    condition_tags: tuple[str, ...] = ()
-    holds_jihadist_detainees: bool = False
-
-
 def _quantity(match) -> int:
     raw = match.group("n").lower().replace(",", "")
     return int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 0)
@@ -54,16 +44,20 @@ def scale_cues(text: str) -> tuple[int, int]:
     return killed, freed
 
 
-def assess_severity(labels: Sequence[str], text: str, facility: Optional[FacilityRisk] = None,
-                    outlets: int = 1) -> tuple[Optional[str], str]:
-    """(severity, reason); severity is None when there is no signal."""
+def assess_severity(labels: Sequence[str], text: str, facility: Optional[FacilityExposure] = None,
+                    outlets: int = 1, cues: Optional[tuple[int, int]] = None) -> tuple[Optional[str], str]:
+    """(severity, reason); severity is None when there is no signal.
+
+    `cues` are (killed, freed) already found in the text (an alert keeps its articles' largest), in which
+    case `text` is not searched again.
+    """
     if not labels:
         return None, "no detention-risk signal"
     level = max(BASE_LEVEL[label] for label in labels)
     top = max(labels, key=lambda label: BASE_LEVEL[label])
     reasons = [f"{top.replace('_', ' ')} (base {SEVERITIES[level]})"]
     incident = any(label in ("prison_break", "attack_on_facility", "riot_unrest") for label in labels)
-    killed, freed = scale_cues(text)
+    killed, freed = cues if cues is not None else scale_cues(text)
     if killed >= 10 or freed >= 50:
         level += 1
         reasons.append(f"large scale: {killed or 'no'} killed, {freed or 'no'} freed or escaped reported")

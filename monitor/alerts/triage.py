@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from monitor.store.schema import ALERT_STATUSES, Alert, AlertArticle, AlertStatusChange, Feedback, utcnow
+from monitor.alerts.queries import article_ids_of_alert
+from monitor.store.schema import ALERT_STATUSES, Alert, AlertStatusChange, Feedback, utcnow
 
 
 class TriageError(ValueError):
@@ -33,7 +34,7 @@ def change_status(session: Session, alert_id: int, to_status: str, actor: str, n
     if to_status in ("confirmed", "dismissed") and from_status != to_status:
         verdict = "confirmed" if to_status == "confirmed" else "dismissed"
         labels = list(alert.labels) if verdict == "confirmed" else []
-        for article_id in session.exec(select(AlertArticle.article_id).where(AlertArticle.alert_id == alert.id)):
+        for article_id in article_ids_of_alert(session, alert.id):
             session.add(Feedback(article_id=article_id, alert_id=alert.id, labels=labels, verdict=verdict,
                                  actor=actor))
     return alert

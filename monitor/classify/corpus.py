@@ -11,7 +11,6 @@ from monitor.store.schema import LABELS
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 LANGUAGES = ("en", "ar", "fr")
-STYLES = ("headline", "rss", "lede", "article")
 
 
 class CorpusError(ValueError):

@@ -89,7 +89,8 @@ def evaluate(classifier: SignalClassifier, path: Path) -> Evaluation:
             result.misclassified.append({
                 "id": row["id"], "gold": row["label"], "predicted": prediction.labels,
                 "title": (row.get("title") or row.get("text") or "")[:100],
-                "kind": "false alarm" if predicted and not gold else "missed" if gold and not predicted else "wrong label",
+                "kind": ("false alarm" if predicted and not gold else "missed" if gold and not predicted
+                         else "wrong label"),
             })
     result.incident = _prf(tp, fp, fn)
     return result

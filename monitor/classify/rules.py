@@ -4,7 +4,8 @@ An attack on a detention facility that the text says freed people is also a pris
 evidence must sit in a sentence about now: "hundreds were freed from Abu Ghraib in 2013" is history.
 
 An attack on a facility, a riot inside one or an alert about its conditions needs a place of detention
-or the people held there somewhere in the text. Without one, the attack is on a city, a port or a base and the riot is in the
+or the people held there somewhere in the text. Without one, the attack is on a city, a port or a base and the riot
+is in the
 street, whatever the n-grams say ("Russian rocket attack kills 20 in Vinnytsia", a gunman on a rooftop).
 """
 
@@ -31,7 +32,8 @@ DETENTION_PLACE = re.compile(
     r"|corrections|cellblock|cells?\b|lock-?up|remand|borstal|penal|camps?\b|internment|gulag|stockade|brig\b"
     r"|hmp\b|yoi\b|reformator|juvenile|young offender|captiv|hostage|guards?\b|warders?\b|wardens?\b|escapee"
     r"|jailbreak|break-?out|lags?\b|nick\b|pow\b|pows\b|asylum seekers|migrants"
-    r"|(?:reception|removal|processing|holding|repatriation|deportation|immigration|transit|migrant) (?:centre|center|facility)"
+    r"|(?:reception|removal|processing|holding|repatriation|deportation|immigration|transit|migrant)"
+    r" (?:centre|center|facility)"
     r"|hotspot|détenu|détention|pénitentiaire|maison d'arrêt|centre de rétention|geôle|mutin|évad|évasion|bagne"
     r"|codétenu|carcéra)"
     r"|سجن|سجون|سجناء|سجين|معتقل|محتجز|احتجاز|مخيم|زنزان|توقيف|نظارة|موقوف|إصلاح|نزلاء|نزيل|أسرى|الأسرى",

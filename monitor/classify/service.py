@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, TextIO
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from monitor.alerts.severity import FacilityRisk, assess_severity
+from monitor.alerts.severity import assess_severity
 from monitor.classify.model import SignalClassifier, load_packaged_model
+from monitor.facilities.exposure import FacilityExposure, facility_exposures
 from monitor.facilities.gazetteer import CandidateFacility, FacilityLink, Gazetteer
 from monitor.store.db import session_scope
-from monitor.store.schema import INCIDENT_LABELS, Article, Classification, Facility, FacilityMention, utcnow
+from monitor.store.schema import INCIDENT_LABELS, Article, Classification, FacilityMention, utcnow
 
 BATCH_SIZE = 500
-JIHADIST_MARKERS = ("islamic state", "isis", "isil", "daesh", "jihadist", "al-qaeda", "al qaeda", "boko haram",
-                    "iswap", "taliban", "al-shabaab", "aqap", " adf ", "is suspects", "is fighters", "is members",
-                    "is detainees", "is militants", "is-affiliated", "is families", "is-linked")
-
 
 @dataclass
 class ArticleSignal:
@@ -38,20 +36,10 @@ class ArticleSignal:
         }
 
 
-def facility_risks(session: Session) -> dict[int, FacilityRisk]:
-    risks = {}
-    for f in session.exec(select(Facility)):
-        profile_text = " " + " ".join([f.conditions or "", f.operator or "", f.name,
-                                       *[str(i.get("summary", "")) for i in f.incidents or []]]).lower() + " "
-        jihadist = any(marker in profile_text for marker in JIHADIST_MARKERS)
-        risks[f.id] = FacilityRisk(f.name, f.population, f.capacity, tuple(f.condition_tags or ()), jihadist)
-    return risks
-
-
 class SignalAnalyser:
     """Everything needed to turn (title, text) into an ArticleSignal, loaded once."""
 
-    def __init__(self, classifier: SignalClassifier, gazetteer: Gazetteer, risks: dict[int, FacilityRisk]):
+    def __init__(self, classifier: SignalClassifier, gazetteer: Gazetteer, risks: dict[int, FacilityExposure]):
         self.classifier = classifier
         self.gazetteer = gazetteer
         self.risks = risks
@@ -60,7 +48,7 @@ class SignalAnalyser:
     def from_store(cls, engine: Engine, classifier: Optional[SignalClassifier] = None) -> "SignalAnalyser":
         with Session(engine) as session:
             gazetteer = Gazetteer.from_session(session)
-            risks = facility_risks(session)
+            risks = facility_exposures(session)
         return cls(classifier or load_packaged_model(), gazetteer, risks)
 
     def analyse(self, documents: Sequence[dict]) -> list[ArticleSignal]:
@@ -111,3 +99,44 @@ def classify_pending(engine: Engine, analyser: Optional[SignalAnalyser] = None, 
         done += len(articles)
         if on_batch is not None:
             on_batch([a.id for a in articles])
+
+
+def classify_jsonl(analyser: SignalAnalyser, lines: Iterable[str], out: TextIO, *, batch_size: int = 1000,
+                   on_problem: Callable[[str], None] = lambda message: None) -> int:
+    """`monitor classify`: read JSONL items, write each back with labels, scores, facilities and severity.
+
+    Unknown fields are kept. A line that is not a JSON object with a title or text is reported through
+    `on_problem` with its number and skipped; returns how many were skipped.
+    """
+    batch: list[dict] = []
+    skipped = 0
+
+    def flush() -> None:
+        signals = analyser.analyse([{"title": str(r.get("title") or ""), "text": str(r.get("text") or "")}
+                                    for r in batch])
+        for row, signal in zip(batch, signals):
+            result = dict(row)
+            result.update(signal.as_dict())
+            result["severity_reason"] = signal.severity_reason
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        batch.clear()
+
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("not a JSON object")
+            if not (row.get("title") or row.get("text")):
+                raise ValueError("no title or text")
+        except ValueError as exc:
+            skipped += 1
+            on_problem(f"line {number}: skipped: {exc}")
+            continue
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return skipped

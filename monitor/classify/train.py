@@ -186,3 +186,30 @@ def write_model(result: TrainingResult, model_path: Path, card_path: Path,
         card["evaluation"] = evaluation
     card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return card
+
+
+@dataclass
+class WrittenModel:
+    model_path: Path
+    card_path: Path
+    card: dict
+    evaluations_text: list[tuple[str, str]]
+
+
+def train_and_write(corpus: Optional[Path], model_path: Optional[Path] = None, card_path: Optional[Path] = None,
+                    datasets: Sequence[Path] = (), progress: Optional[Callable[[str], None]] = None) -> WrittenModel:
+    """`monitor train`: fit on the corpus, evaluate on each labelled dataset, write the model and its card."""
+    from monitor.classify.evaluate import evaluate, format_evaluation
+    from monitor.classify.model import PACKAGED_MODEL
+
+    model_path = model_path or PACKAGED_MODEL
+    card_path = card_path or model_path.with_name("model_card.json")
+    result = train(corpus, progress=progress)
+    evaluations, texts = [], []
+    for dataset in datasets:
+        outcome = evaluate(result.classifier, dataset)
+        evaluations.append({"dataset": dataset.name, **outcome.as_dict()})
+        texts.append((str(dataset), format_evaluation(outcome)))
+    card = write_model(result, model_path, card_path, evaluations or None)
+    return WrittenModel(model_path, card_path, card, texts)
+

@@ -6,21 +6,41 @@ same with 100,000 articles in the store as with 100 (bench/dashboard.py measures
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import String, and_, case, cast, or_
+from sqlalchemy import Date, String, and_, case, cast, or_
 from sqlmodel import Session, func, select
 
+from monitor.alerts.queries import articles_of_alert
 from monitor.countries import country_name
+from monitor.facilities.profiles import fact_history
 from monitor.ingest.feed_admin import feed_state
 from monitor.store.schema import (
-    ActivityLog, Alert, AlertArticle, AlertStatusChange, Article, Classification, Facility, FacilityAlias,
-    FacilityMention, FacilityProfileChange, Feed, Notification, RiskScore, SEVERITIES, utcnow,
+    ALERT_STATUSES,
+    SEVERITIES,
+    ActivityLog,
+    Alert,
+    AlertArticle,
+    AlertStatusChange,
+    Classification,
+    Facility,
+    FacilityAlias,
+    FacilityMention,
+    FacilityProfileChange,
+    Feed,
+    Notification,
+    RiskScore,
+    utcnow,
 )
+from monitor.vocabulary import OPEN_ALERT_STATUSES
 
 SNIPPET_CHARS = 400
+# What the situation board shows as cards: new alerts at these severities.
+BOARD_CARD_SEVERITIES = ("critical", "high")
+BOARD_CARD_LIMIT = 6
+REASON_CHARS = 300
 
 
 def facility_rows(session: Session, country: str | None = None) -> list[dict[str, Any]]:
@@ -32,7 +52,7 @@ def facility_rows(session: Session, country: str | None = None) -> list[dict[str
     risks = latest_risk_scores(session)
     open_alerts = dict(session.exec(
         select(Alert.facility_id, func.count()).where(Alert.facility_id.is_not(None),
-                                                      Alert.status.in_(("new", "confirmed", "escalated")))
+                                                      Alert.status.in_(OPEN_ALERT_STATUSES))
         .group_by(Alert.facility_id)).all())
     rows = []
     for f in facilities:
@@ -89,6 +109,14 @@ def facility_profile(session: Session, slug: str) -> dict[str, Any] | None:
     risk = session.exec(select(RiskScore).where(RiskScore.facility_id == facility.id)
                         .order_by(RiskScore.day.desc())).first()
     profile["risk"] = {"score": round(risk.score, 1), "day": risk.day, "factors": risk.factors} if risk else None
+    # Historied facts: one line each (latest, conflicts side by side, range) and every dated value.
+    histories = fact_history(session, facility.id)
+    profile["fact_summaries"] = {name: summary.describe() for name, summary in histories.items()}
+    profile["fact_history"] = [
+        {"fact": name, "as of": v.as_of or "", "value": v.text, "source": v.source or "", "note": v.note or "",
+         "added by": "bundled knowledge base" if v.origin == "bundled" else f"{v.origin}: {v.recorded_by}"}
+        for name, summary in histories.items() for v in summary.values
+    ]
     return profile
 
 
@@ -188,6 +216,65 @@ def alert_page(session: Session, filters: AlertFilters, page: int = 1, page_size
     return AlertPage(result, total, page, pages)
 
 
+@dataclass
+class SituationBoard:
+    open_by_severity: dict[str, int] = field(default_factory=dict)
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    cards_total: int = 0
+    per_day: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _day_of(column, dialect: str):
+    """The UTC calendar day of a timestamp column, as SQL (ISO text on SQLite, a DATE on PostgreSQL)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def situation_board(session: Session, filters: AlertFilters) -> SituationBoard:
+    """The top of the Alerts page: open alerts per severity, new critical/high alerts, alerts per day.
+
+    It follows the page's place, label and date filters; its own statuses and severities are fixed, so
+    the board tells the same story whichever rows the table below is narrowed to.
+    """
+    scope = replace(filters, severities=(), statuses=(), most_severe_first=False)
+    joined = select(Alert.severity, func.count()).select_from(Alert).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True)
+    counts = dict(session.exec(_filtered(joined, replace(scope, statuses=OPEN_ALERT_STATUSES))
+                               .group_by(Alert.severity)).all())
+    board = SituationBoard(open_by_severity={severity: counts.get(severity, 0) for severity in SEVERITIES})
+
+    card_scope = replace(scope, statuses=("new",), severities=BOARD_CARD_SEVERITIES)
+    rank = case({severity: n for n, severity in enumerate(SEVERITIES)}, value=Alert.severity, else_=-1)
+    board.cards_total = session.exec(_filtered(select(func.count()).select_from(Alert).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True), card_scope)).one()
+    rows = session.exec(_filtered(select(Alert, Facility.name, Facility.country).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True), card_scope)
+        .order_by(rank.desc(), Alert.first_seen_at.desc(), Alert.id.desc()).limit(BOARD_CARD_LIMIT)).all()
+    for alert, facility_name, facility_country in rows:
+        place = facility_name or (f"{alert.candidate_name} (not in the list)" if alert.candidate_name
+                                  else "unlinked report")
+        country = facility_country or alert.candidate_country
+        board.cards.append({
+            "id": alert.id, "severity": alert.severity, "place": place,
+            "country": country_name(country) if country else "", "labels": list(alert.labels),
+            "outlets": alert.outlet_count, "first_seen": alert.first_seen_at,
+            "reason": _short(alert.severity_reason.strip(), REASON_CHARS),
+        })
+
+    # Alerts per day by the day they were first seen; dismissed ones were not events.
+    day = _day_of(Alert.first_seen_at, session.get_bind().dialect.name)
+    per_day = select(day.label("day"), Alert.severity, func.count()).select_from(Alert).join(
+        Facility, Facility.id == Alert.facility_id, isouter=True)
+    per_day = _filtered(per_day, replace(scope, statuses=tuple(s for s in ALERT_STATUSES if s != "dismissed")))
+    if scope.since:
+        per_day = per_day.where(Alert.first_seen_at >= datetime.combine(scope.since, time.min, timezone.utc))
+    for value, severity, count in session.exec(per_day.group_by(day, Alert.severity).order_by(day)):
+        board.per_day.append({"day": value if isinstance(value, date) else date.fromisoformat(str(value)[:10]),
+                              "severity": severity, "alerts": count})
+    return board
+
+
 def alert_filter_options(session: Session) -> dict[str, Any]:
     """Countries and facilities that actually have alerts, so the filters offer no dead ends."""
     with_alerts = session.exec(select(Facility.id, Facility.name, Facility.country)
@@ -204,9 +291,7 @@ def alert_detail(session: Session, alert_id: int, max_articles: int = 100) -> di
     if alert is None:
         return None
     facility = session.get(Facility, alert.facility_id) if alert.facility_id else None
-    articles = session.exec(select(Article).join(AlertArticle, AlertArticle.article_id == Article.id)
-                            .where(AlertArticle.alert_id == alert_id)
-                            .order_by(Article.published_at.desc(), Article.id.desc()).limit(max_articles)).all()
+    articles = articles_of_alert(session, alert_id, newest_first=True, limit=max_articles)
     article_ids = [a.id for a in articles]
     labels_by_article: dict[int, list[str]] = {}
     for article_id, labels in session.exec(select(Classification.article_id, Classification.labels)
@@ -268,11 +353,3 @@ def recent_activity(session: Session, prefix: str, limit: int = 50) -> list[dict
                         .order_by(ActivityLog.at.desc(), ActivityLog.id.desc()).limit(limit))
     return [{"when": r.at, "who": r.actor, "action": r.action, "target": r.target, "detail": r.detail} for r in rows]
 
-
-def store_counts(session: Session) -> dict[str, int]:
-    return {
-        "facilities": session.exec(select(func.count()).select_from(Facility)).one(),
-        "countries": session.exec(select(func.count(func.distinct(Facility.country)))).one(),
-        "alerts_open": session.exec(select(func.count()).select_from(Alert)
-                                    .where(Alert.status.in_(("new", "escalated")))).one(),
-    }

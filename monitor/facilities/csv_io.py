@@ -4,7 +4,8 @@ Columns (header row; only name and country required):
 name,aliases,country,city,kind,latitude,longitude,operator,status,capacity,population,population_date,
 nationalities,conditions,source_url  — plus the optional admin_area, condition_tags and slug that
 exports add. `aliases`, `nationalities` and `condition_tags` are ;-separated; a nationality is a country
-code with an optional count and note (IQ:1200, XX:949 (third-country nationals)). Empty cells mean unknown and never clear a stored value.
+code with an optional count and note (IQ:1200, XX:949 (third-country nationals)). Empty cells mean unknown and
+never clear a stored value.
 """
 
 from __future__ import annotations
@@ -232,7 +233,8 @@ def parse_facility_csv(path: Path) -> ParsedCsv:
             continue
         key = (normalize_name(profile.name), profile.country)
         if key in seen:
-            parsed.errors.append(RowError(start_line, f"same facility as line {seen[key]} ({profile.name}, {profile.country})"))
+            parsed.errors.append(RowError(start_line,
+                                          f"same facility as line {seen[key]} ({profile.name}, {profile.country})"))
             continue
         seen[key] = start_line
         parsed.profiles.append((start_line, profile))

@@ -43,7 +43,7 @@ GENERIC_TOKENS = FACILITY_WORDS | {
     # which otherwise read as distinctive and linked every French-language prison story to every such facility.
     "darret", "arret", "civile", "civil", "correction", "penitentiaire", "centre", "et", "y", "e", "carcel",
     "centro", "reclusion", "penitenciario", "penitenciaria", "nacional", "maxima", "seguridad", "readaptacion",
-    "social", "cadeia", "publica", "penitenciaria", "estadual", "complexo", "penal", "do", "da", "el", "del",
+    "social", "cadeia", "publica", "estadual", "complexo", "penal", "do", "da", "el", "del",
 }
 _WORD = re.compile(r"[\w'’ʿʾ-]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|\n+")

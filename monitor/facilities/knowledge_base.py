@@ -8,13 +8,15 @@ from typing import Any
 import yaml
 from sqlmodel import Session
 
-from monitor.facilities.profiles import ApplyResult, FacilityProfile, apply_profiles, normalize_kind
+from monitor.facilities.profiles import ApplyResult, FacilityProfile, apply_profiles, latest_group, normalize_kind
 from monitor.store.schema import PARTIAL_DATE
+from monitor.vocabulary import HISTORIED_FACTS
 
 DATA_DIR = Path(__file__).parent / "data"
 BUNDLED_ACTOR = "bundled knowledge base"
-# Facts given as {value, source, as_of}.
-SCALAR_FACTS = ("operator", "status", "capacity", "population")
+# Facts given as {value, source, as_of, note?} or as a list of them (their history).
+SCALAR_FACTS = HISTORIED_FACTS
+NUMERIC_FACTS = ("capacity", "population")
 
 
 class KnowledgeBaseError(ValueError):
@@ -34,13 +36,50 @@ def _source(value: Any) -> str:
     return value
 
 
-def _fact(entry: dict[str, Any], key: str) -> tuple[Any, dict[str, Any]] | None:
+def _fact_value(key: str, value: Any) -> Any:
+    if key in NUMERIC_FACTS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{key} value must be a whole number of people, got {value!r}")
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{key} value must be text, got {value!r}")
+    return value.strip()
+
+
+def _fact_entry(key: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict) or "value" not in raw:
+        raise ValueError(f"{key} must be {{value, source, as_of}} or a list of them")
+    unknown = set(raw) - {"value", "source", "as_of", "note"}
+    if unknown:
+        raise ValueError(f"{key} has unknown key(s) {', '.join(sorted(unknown))}")
+    entry = {"value": _fact_value(key, raw["value"]), "source": _source(raw.get("source")),
+             "as_of": _as_of(raw.get("as_of"))}
+    if raw.get("note"):
+        entry["note"] = str(raw["note"]).strip()
+    return entry
+
+
+def _fact(entry: dict[str, Any], key: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]] | None:
+    """(current value, its provenance, every dated value) of a historied fact, or None when absent.
+
+    The current value is the one with the latest as-of date; when sources conflict on that date, the
+    first of them as listed in the file.
+    """
     raw = entry.get(key)
     if raw is None:
         return None
-    if not isinstance(raw, dict) or "value" not in raw:
-        raise ValueError(f"{key} must be {{value, source, as_of}}")
-    return raw["value"], {"source": _source(raw.get("source")), "as_of": _as_of(raw.get("as_of"))}
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise ValueError(f"{key} is an empty list; leave it out when nothing is known")
+    history = []
+    for position, item in enumerate(items, start=1):
+        try:
+            history.append(_fact_entry(key, item))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (entry {position})" if isinstance(raw, list) else str(exc)) from None
+    current = latest_group(history)[0]
+    provenance = {"source": current["source"], "as_of": current["as_of"]}
+    return current["value"], provenance, history
 
 
 def profile_from_entry(entry: dict[str, Any]) -> FacilityProfile:
@@ -67,11 +106,10 @@ def profile_from_entry(entry: dict[str, Any]) -> FacilityProfile:
         fact = _fact(entry, key)
         if fact is None:
             continue
-        value, provenance = fact
-        if key in ("capacity", "population"):
-            value = int(value)
+        value, provenance, history = fact
         setattr(profile, key, value)
         profile.facts[key] = provenance
+        profile.history[key] = history
     if profile.population is not None:
         profile.population_date = profile.facts["population"]["as_of"]
         profile.facts["population_date"] = profile.facts["population"]

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
+from monitor.ingest.address_guard import AddressRefused
+from monitor.ingest.fetch import check_feed_address
 from monitor.store.schema import ActivityLog, Feed, utcnow
 
 DASHBOARD_MANAGER = "dashboard"
@@ -32,12 +34,19 @@ def check_feed_url(url: str) -> str:
 
 
 def add_feed(session: Session, name: str, url: str, actor: str, interval_minutes: Optional[int] = None,
-             language: Optional[str] = None) -> Feed:
-    """A feed added by an analyst: polled from the next cycle, never removed by a feeds.yaml sync."""
+             language: Optional[str] = None, allow_private: bool = False) -> Feed:
+    """A feed added by an analyst: polled from the next cycle, never removed by a feeds.yaml sync.
+
+    `allow_private` is the allow_private_feeds setting: off, a URL that reaches inside the network is refused.
+    """
     name = name.strip()
     if not name:
         raise FeedAdminError("the feed needs a name")
     url = check_feed_url(url)
+    try:
+        check_feed_address(url, allow_private)
+    except AddressRefused as exc:
+        raise FeedAdminError(f"feed refused: {exc}") from None
     if session.exec(select(Feed.id).where(Feed.name == name)).first() is not None:
         raise FeedAdminError(f"there is already a feed named {name!r}")
     existing = session.exec(select(Feed.name).where(Feed.url == url)).first()
@@ -70,6 +79,14 @@ def disable_feed(session: Session, name: str, actor: str) -> Feed:
     feed.updated_at = utcnow()
     session.add(ActivityLog(actor=actor, action="feed.disable", target=name))
     return feed
+
+
+def list_feeds(session: Session, *, problems_only: bool = False) -> list[Feed]:
+    """Every feed by name; with problems_only, those failing, parked, disabled or warned."""
+    rows = list(session.exec(select(Feed).order_by(Feed.name)))
+    if problems_only:
+        rows = [f for f in rows if f.consecutive_errors or f.parked_at or not f.enabled or f.last_warning]
+    return rows
 
 
 def feed_state(feed: Feed) -> str:

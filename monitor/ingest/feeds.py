@@ -9,6 +9,8 @@ from typing import Optional
 import yaml
 from sqlmodel import Session, select
 
+from monitor.ingest.address_guard import AddressRefused
+from monitor.ingest.fetch import check_feed_address
 from monitor.store.schema import Feed, utcnow
 
 MANAGED_BY_FILE = "feeds_file"
@@ -33,10 +35,15 @@ class FeedSyncResult:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # (name, why): feeds whose address reaches inside the network; not added, or left at their old URL.
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"Feeds: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+        text = (f"Feeds: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
                 f"{self.unchanged} unchanged.")
+        for name, why in self.refused:
+            text += f"\nRefused feed {name!r}: {why}"
+        return text
 
 
 def read_feeds_file(path: str | Path) -> list[FeedSpec]:
@@ -80,14 +87,24 @@ def read_feeds_file(path: str | Path) -> list[FeedSpec]:
     return specs
 
 
-def sync_feeds(session: Session, specs: list[FeedSpec]) -> FeedSyncResult:
-    """Make the store's file-managed feeds match the file. Removed feeds keep their row and history."""
+def sync_feeds(session: Session, specs: list[FeedSpec], allow_private: bool = False) -> FeedSyncResult:
+    """Make the store's file-managed feeds match the file. Removed feeds keep their row and history.
+
+    A new or changed URL that reaches inside the network (setting allow_private_feeds off) is refused:
+    listed in the result, the rest of the file still synced.
+    """
     result = FeedSyncResult()
     now = utcnow()
     existing = {feed.name: feed for feed in session.exec(select(Feed))}
     wanted = {spec.name for spec in specs}
     for spec in specs:
         feed = existing.get(spec.name)
+        if feed is None or feed.url != spec.url:
+            try:
+                check_feed_address(spec.url, allow_private)
+            except AddressRefused as exc:
+                result.refused.append((spec.name, str(exc)))
+                continue
         if feed is None:
             session.add(Feed(name=spec.name, url=spec.url, language=spec.language,
                              interval_minutes=spec.interval_minutes, tags=list(spec.tags),

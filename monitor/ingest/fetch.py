@@ -1,7 +1,10 @@
-"""Fetching feeds politely and safely: conditional GET, http(s) only, deadlines, size caps, few redirects.
+"""Fetching feeds politely and safely: conditional GET, http(s) only, deadlines, size caps, few redirects,
+public addresses only.
 
 The body is read raw and decompressed here, in bounded steps, so a small gzip "bomb" can never expand
-past the cap in memory; redirects are followed by hand so every hop's scheme is checked.
+past the cap in memory; redirects are followed by hand so every hop's scheme and address are checked.
+Connections go through `address_guard.GuardedBackend`, which connects only to the addresses it checked
+(see monitor/ingest/address_guard.py): no feed, and no redirect, reaches inside the network.
 """
 
 from __future__ import annotations
@@ -9,14 +12,16 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from email.utils import parsedate_to_datetime
+from typing import Literal, Optional
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from monitor import __version__
+from monitor.ingest.address_guard import AddressGuard, AddressRefused, GuardedBackend
 
 USER_AGENT = f"DetentionMonitor/{__version__} (news feed reader for humanitarian monitoring; polite polling)"
 MAX_REDIRECTS = 5
@@ -25,10 +30,16 @@ ALLOWED_SCHEMES = ("http", "https")
 _CHUNK = 64 * 1024
 
 
+# Why a fetch produced no usable body, for the feed's health and for tests; "stopped" is the pipeline's own
+# (the worker is stopping, or its claim on the feed ran out) and is never recorded as a feed failure.
+FetchErrorKind = Literal["scheme", "url", "encoding", "too_large", "timeout", "redirect", "http", "network",
+                         "stopped"]
+
+
 class FetchError(Exception):
     """A fetch that produced no usable body; `kind` is a short machine-readable reason."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: FetchErrorKind, message: str):
         super().__init__(message)
         self.kind = kind
 
@@ -38,6 +49,12 @@ class FetchLimits:
     connect_timeout: float = 10.0
     deadline: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
+    # Setting allow_private_feeds: loopback and private addresses are fetched (labs and tests only).
+    allow_private: bool = False
+
+    @property
+    def guard(self) -> AddressGuard:
+        return AddressGuard(allow_private=self.allow_private)
 
 
 @dataclass
@@ -54,7 +71,7 @@ class FetchResult:
     status: Optional[int] = None
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    error_kind: Optional[str] = None
+    error_kind: Optional[FetchErrorKind] = None
     error: Optional[str] = None
     elapsed: float = 0.0
     retry_after: Optional[timedelta] = None
@@ -74,6 +91,27 @@ def check_url(url: str) -> None:
         raise FetchError("scheme", f"only http and https are fetched, not {parts.scheme or 'a bare path'!r}: {url}")
     if not parts.hostname:
         raise FetchError("url", f"no host in {url!r}")
+
+
+def check_feed_address(url: str, allow_private: bool) -> None:
+    """For adding a feed: AddressRefused when its host is, or resolves to, an address feeds may not reach.
+
+    A name that does not resolve now is let through: every fetch checks it again before connecting.
+    """
+    AddressGuard(allow_private=allow_private).check_url(url)
+
+
+def check_address(guard: AddressGuard, url: str) -> None:
+    """AddressRefused when the URL's host is, or resolves to, an address feeds may not reach."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        raise FetchError("url", f"bad port in {url!r}") from None
+    try:
+        guard.checked_addresses(parts.hostname or "", port)
+    except httpcore.ConnectError as exc:
+        raise FetchError("network", str(exc)) from None
 
 
 def parse_retry_after(value: Optional[str], now: Optional[datetime] = None) -> Optional[timedelta]:
@@ -137,13 +175,33 @@ class _Decoder:
         return b"".join(self.parts)
 
 
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport, with connections made by the address guard's backend.
+
+    httpx offers no way to hand its connection pool a network backend, so the pool is built here the
+    way httpx builds it, with ours: the address checked is the address connected to.
+    """
+
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits):
+        super().__init__(limits=limits, trust_env=False)
+        self._pool.close()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(guard),
+        )
+
+
 def make_client(limits: FetchLimits) -> httpx.Client:
+    pool_limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
     return httpx.Client(
         follow_redirects=False,
         timeout=httpx.Timeout(limits.deadline, connect=limits.connect_timeout),
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate",
                  "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        transport=GuardedTransport(limits.guard, pool_limits),
         trust_env=False,
     )
 
@@ -159,9 +217,13 @@ def fetch_feed(client: httpx.Client, request: FetchRequest, limits: FetchLimits 
     if request.last_modified:
         headers["If-Modified-Since"] = request.last_modified
     url = request.url
+    guard = limits.guard
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             check_url(url)
+            # Checked here too, for a clear refusal even from a client not made by make_client; the
+            # guarded transport then checks the address it actually connects to.
+            check_address(guard, url)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise FetchError("timeout", f"no answer within {limits.deadline:g} s")
@@ -202,6 +264,8 @@ def fetch_feed(client: httpx.Client, request: FetchRequest, limits: FetchLimits 
         raise FetchError("redirect", f"more than {MAX_REDIRECTS} redirects")
     except FetchError as exc:
         result.error_kind, result.error = exc.kind, str(exc)
+    except AddressRefused as exc:
+        result.error_kind, result.error = AddressRefused.kind, f"refused {url}: {exc}"
     except httpx.TimeoutException as exc:
         result.error_kind, result.error = "timeout", f"timed out ({type(exc).__name__})"
     except httpx.HTTPError as exc:

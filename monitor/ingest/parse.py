@@ -56,6 +56,8 @@ class ParsedFeed:
     title: Optional[str] = None
     ttl_minutes: Optional[int] = None
     problem: Optional[str] = None
+    # The body parsed to no feed at all (an HTML page, junk): the fetch counts as failed, not as an empty feed.
+    not_a_feed: bool = False
 
 
 class _TextExtractor(HTMLParser):
@@ -170,13 +172,13 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, *, default_la
         problems.append(f"malformed feed, parsed as far as possible: {type(exception).__name__}: {exception}"
                         if exception else "malformed feed, parsed as far as possible")
     info = parsed.get("feed", {})
-    if not parsed.entries and not info.get("title"):
-        version = parsed.get("version") or ""
-        if not version:
-            problems.append("not an RSS or Atom feed (no feed elements found; an HTML page?)")
+    not_a_feed = not parsed.entries and not info.get("title") and not parsed.get("version")
+    if not_a_feed:
+        problems.append("not an RSS or Atom feed (no feed elements found; an HTML page?)")
     feed_language = (info.get("language") or default_language or None)
     outlet_default = default_outlet or html_to_text(info.get("title") or "") or None
-    result = ParsedFeed(title=html_to_text(info.get("title") or "") or None, ttl_minutes=_ttl(info))
+    result = ParsedFeed(title=html_to_text(info.get("title") or "") or None, ttl_minutes=_ttl(info),
+                        not_a_feed=not_a_feed)
     for entry in parsed.entries[:MAX_ENTRIES]:
         link = normalize_link(entry.get("link") or "")
         guid = (entry.get("id") or "").strip() or None

@@ -7,11 +7,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from monitor.alerts.events import alert_place
+from monitor.alerts.queries import articles_of_alert
 from monitor.countries import country_name
-from monitor.store.schema import Alert, AlertArticle, Article, Facility
+from monitor.store.schema import Alert, Facility
 
 SNIPPET_CHARS = 300
 MAX_SOURCES = 8
@@ -52,8 +53,7 @@ def _facility_summary(facility: Facility | None) -> list[str]:
 def render_alert(session: Session, alert: Alert, dashboard_url: str, reason: str) -> RenderedMail:
     place, country = alert_place(session, alert)
     facility = session.get(Facility, alert.facility_id) if alert.facility_id else None
-    articles = list(session.exec(select(Article).join(AlertArticle, AlertArticle.article_id == Article.id)
-                                 .where(AlertArticle.alert_id == alert.id).order_by(Article.first_seen_at)))
+    articles = articles_of_alert(session, alert.id)
     labels = ", ".join(label.replace("_", " ") for label in alert.labels) or "coverage went quiet"
     raised = reason.startswith("raised")
     subject = (f"[{alert.severity.upper()}] {'Raised: ' if raised else ''}{place}: {labels} "

@@ -19,7 +19,7 @@ from typing import Iterable, Optional
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from monitor.notify.email import build_message, message_id, render_alert
 from monitor.settings import Settings
@@ -210,6 +210,14 @@ def _drop(client: Optional[smtplib.SMTP]) -> None:
         except (smtplib.SMTPException, OSError):
             client.close()
     return None
+
+
+def problem_counts(engine: Engine) -> dict[str, int]:
+    """How many notifications need a person: unconfirmed (a sender died mid-send) and failed (refused)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Notification.status, func.count()).where(
+            Notification.status.in_(("unconfirmed", "failed"))).group_by(Notification.status)).all()
+    return {status: count for status, count in rows}
 
 
 def is_refusal(exc: Exception) -> bool:

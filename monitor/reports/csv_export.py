@@ -12,7 +12,7 @@ import io
 from datetime import datetime
 from typing import Optional
 
-from monitor.reports.gather import ReportBundle
+from monitor.reports.model import ReportBundle
 from monitor.spreadsheet import guard_cell
 
 ALERT_COLUMNS = (

@@ -1,4 +1,4 @@
-"""What a facility report says, gathered once from the store into plain dataclasses.
+"""What a facility report says, gathered once from the store into the dataclasses of monitor/reports/model.py.
 
 Every format (PDF, CSV, Markdown, HTML, GeoJSON) renders a `ReportBundle`; none of them queries the
 store, so they all say the same thing. Reading only: gathering never computes or writes anything.
@@ -6,10 +6,8 @@ store, so they all say the same thing. Reading only: gathering never computes or
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterable, Optional
+from datetime import date, datetime
+from typing import Any, Optional
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.engine import Engine
@@ -17,249 +15,41 @@ from sqlmodel import Session, select
 
 from monitor.countries import country_name, is_country_code
 from monitor.facilities.names import normalize_name
-from monitor.facilities.profiles import aliases_of, find_facilities
-from monitor.store.schema import (
-    Alert, AlertArticle, Article, Classification, Facility, FacilityAlias, FacilityMention, ModelVersion, RiskScore,
-    SEVERITIES, utcnow,
+from monitor.facilities.profiles import FactSummary, aliases_of, fact_history, find_facilities
+from monitor.reports.model import (
+    PROFILE_SOURCE,
+    SNIPPET_CHARS,
+    SUGGESTION_CUTOFF,
+    SUGGESTION_SPREAD,
+    SUGGESTIONS,
+    FacilityInfo,
+    FacilityReport,
+    FacilitySelection,
+    Incident,
+    Period,
+    ProfileFact,
+    ReportAlert,
+    ReportArticle,
+    ReportBundle,
+    ReportError,
+    RiskFactorLine,
+    RiskPoint,
+    RiskSummary,
+    Source,
+    clean_text,
 )
-
-SNIPPET_CHARS = 300
-SUGGESTIONS = 5
-SUGGESTION_CUTOFF = 70
-SUGGESTION_SPREAD = 12
-LABEL_NAMES = {
-    "prison_break": "prison break",
-    "attack_on_facility": "attack on facility",
-    "riot_unrest": "riot or unrest",
-    "resurgence_signal": "resurgence signal",
-    "conditions_alert": "conditions alert",
-    "transfer_repatriation": "transfer or repatriation",
-}
-# A quiet-coverage alert carries no labels; it is still worth a line in a report.
-QUIET_LABEL = "coverage went quiet"
-PROFILE_SOURCE = "Facility profile: "
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class ReportError(Exception):
-    """A report cannot be made as asked (unknown facility, bad date, ...); the message says why."""
-
-
-def clean_text(text: Optional[str]) -> str:
-    """Text from feeds and analysts without control characters, which no format can show."""
-    return _CONTROL.sub("", text or "")
-
-
-def label_names(labels: Iterable[str]) -> str:
-    names = [LABEL_NAMES.get(label, label.replace("_", " ")) for label in labels]
-    return ", ".join(names) or QUIET_LABEL
-
-
-@dataclass(frozen=True)
-class FacilitySelection:
-    """Which facilities a report covers: one by name or alias, every one in a country, or all."""
-
-    name_or_alias: Optional[str] = None
-    country: Optional[str] = None
-    all_facilities: bool = False
-    facility_ids: tuple[int, ...] = ()
-
-    def describe(self) -> str:
-        if self.all_facilities:
-            return "all facilities"
-        if self.country:
-            return f"facilities in {country_name(self.country.upper())} ({self.country.upper()})"
-        if self.facility_ids:
-            return f"{len(self.facility_ids)} selected facilities"
-        return self.name_or_alias or ""
-
-
-@dataclass(frozen=True)
-class Period:
-    """The days a report covers, both ends included; None leaves that end open."""
-
-    since: Optional[date] = None
-    until: Optional[date] = None
-
-    def __post_init__(self):
-        if self.since and self.until and self.since > self.until:
-            raise ReportError(f"--since {self.since:%Y-%m-%d} is after --until {self.until:%Y-%m-%d}")
-
-    @property
-    def start(self) -> Optional[datetime]:
-        return datetime.combine(self.since, time(), timezone.utc) if self.since else None
-
-    @property
-    def end(self) -> Optional[datetime]:
-        """The first moment after the period."""
-        return datetime.combine(self.until + timedelta(days=1), time(), timezone.utc) if self.until else None
-
-    def describe(self) -> str:
-        if self.since and self.until:
-            return f"{self.since:%Y-%m-%d} to {self.until:%Y-%m-%d}"
-        if self.since:
-            return f"from {self.since:%Y-%m-%d}"
-        if self.until:
-            return f"up to {self.until:%Y-%m-%d}"
-        return "all dates"
-
-
-def parse_report_date(value: Optional[str], option: str) -> Optional[date]:
-    if value is None or value == "":
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ReportError(f"{option}: expected a date as YYYY-MM-DD, got {value!r}") from None
-
-
-@dataclass
-class Source:
-    """One entry of a report's numbered source list."""
-
-    number: int
-    url: str
-    date: Optional[str]  # as-of date of a profile fact, or an article's publication date (UTC)
-    title: str  # what it is: an article's title, or which profile facts it supports
-    outlet: Optional[str] = None
-
-
-@dataclass
-class ProfileFact:
-    field: str
-    label: str
-    value: str
-    as_of: Optional[str]
-    source_url: Optional[str]
-    source_number: Optional[int]
-
-
-@dataclass
-class Incident:
-    date: str
-    summary: str
-    source_url: Optional[str]
-    source_number: Optional[int]
-
-
-@dataclass
-class RiskFactorLine:
-    factor: str
-    points: float
-    detail: str
-
-
-@dataclass
-class RiskPoint:
-    day: str
-    score: float
-
-
-@dataclass
-class RiskSummary:
-    """The latest stored score (None: never computed) and the daily scores within the period."""
-
-    score: Optional[float]
-    day: Optional[str]
-    factors: list[RiskFactorLine]
-    history: list[RiskPoint]
-
-
-@dataclass
-class ReportArticle:
-    id: int
-    title: str
-    url: str
-    outlet: Optional[str]
-    language: Optional[str]
-    published_at: Optional[datetime]
-    first_seen_at: datetime
-    labels: list[str]
-    snippet: str
-    alert_ids: list[int]
-    # How the classifier linked the article to the facility: primary, mentioned, or None when it
-    # reached the facility's alert through its grouping only.
-    role: Optional[str]
-    source_number: int
-
-    @property
-    def when(self) -> datetime:
-        return self.published_at or self.first_seen_at
-
-
-@dataclass
-class ReportAlert:
-    id: int
-    labels: list[str]
-    severity: str
-    severity_reason: str
-    status: str
-    outlet_count: int
-    first_seen_at: datetime
-    last_seen_at: datetime
-    article_ids: list[int]
-
-
-@dataclass
-class FacilityInfo:
-    id: int
-    slug: str
-    name: str
-    aliases: list[str]
-    kind: str
-    country: str
-    country_name: str
-    city: Optional[str]
-    admin_area: Optional[str]
-    latitude: Optional[float]
-    longitude: Optional[float]
-    location_precision: Optional[str]
-    operator: Optional[str]
-    status: Optional[str]
-    capacity: Optional[int]
-    population: Optional[int]
-    population_date: Optional[str]
-    nationalities: list[dict[str, Any]]
-    conditions: Optional[str]
-    condition_tags: list[str]
-
-    @property
-    def place(self) -> str:
-        return ", ".join(p for p in (self.city, self.admin_area, self.country_name) if p)
-
-
-@dataclass
-class FacilityReport:
-    facility: FacilityInfo
-    profile: list[ProfileFact]
-    incidents: list[Incident]
-    risk: RiskSummary
-    alerts: list[ReportAlert]
-    articles: list[ReportArticle]
-    dismissed_alerts: int
-    sources: list[Source]
-    period: Period
-    generated_at: datetime
-    model_versions: list[str]
-
-    def article(self, article_id: int) -> ReportArticle:
-        return next(a for a in self.articles if a.id == article_id)
-
-    @property
-    def highest_severity(self) -> Optional[str]:
-        return max((a.severity for a in self.alerts), key=SEVERITIES.index, default=None)
-
-
-@dataclass
-class ReportBundle:
-    """One or more facility reports rendered as one document."""
-
-    title: str
-    selection: str
-    period: Period
-    generated_at: datetime
-    model_version: str
-    reports: list[FacilityReport] = field(default_factory=list)
+from monitor.store.schema import (
+    Alert,
+    AlertArticle,
+    Article,
+    Classification,
+    Facility,
+    FacilityAlias,
+    FacilityMention,
+    ModelVersion,
+    RiskScore,
+    utcnow,
+)
 
 
 class _SourceList:
@@ -301,7 +91,7 @@ def _nationality_text(items: list[dict[str, Any]]) -> str:
     )
 
 
-def _profile(facility: Facility, sources: _SourceList) -> list[ProfileFact]:
+def _profile(facility: Facility, sources: _SourceList, histories: dict[str, FactSummary]) -> list[ProfileFact]:
     facts = facility.facts or {}
     rows: list[tuple[str, str, Optional[str], str]] = [("kind", "Kind", facility.kind.replace("_", " "), "kind")]
     place = ", ".join(p for p in (facility.city, facility.admin_area, country_name(facility.country)) if p)
@@ -331,6 +121,14 @@ def _profile(facility: Facility, sources: _SourceList) -> list[ProfileFact]:
         source_url = fact.get("source") if known else None
         as_of = fact.get("as_of") if known else None
         number = sources.cite(source_url, as_of, PROFILE_SOURCE + label.lower()) if source_url else None
+        summary = histories.get(name)
+        if known and summary is not None and len(summary.values) > 1:
+            # The figure in use, then what the sources say over time: conflicting figures side by side.
+            cited = []
+            for entry in summary.values:
+                n = sources.cite(entry.source, entry.as_of, PROFILE_SOURCE + label.lower()) if entry.source else None
+                cited.append(f"{entry.as_of or 'undated'}: {clean_text(entry.text)}" + (f" [{n}]" if n else ""))
+            value = f"{value} — {clean_text(summary.describe())}. History: " + "; ".join(cited)
         profile.append(ProfileFact(name, label, value if known else "unknown", as_of, source_url, number))
     return profile
 
@@ -389,7 +187,7 @@ def gather_facility_report(session: Session, facility: Facility, period: Period,
         population_date=facility.population_date, nationalities=list(facility.nationalities or []),
         conditions=clean_text(facility.conditions) or None, condition_tags=list(facility.condition_tags or []),
     )
-    profile = _profile(facility, sources)
+    profile = _profile(facility, sources, fact_history(session, facility.id))
     incidents = _incidents(facility, sources)
     risk = _risk(session, facility.id, period)
 
@@ -496,7 +294,7 @@ def select_facilities(session: Session, selection: FacilitySelection) -> list[Fa
     chosen = [bool(selection.name_or_alias), bool(selection.country), selection.all_facilities,
               bool(selection.facility_ids)]
     if sum(chosen) != 1:
-        raise ReportError("name one facility, or give --country CC or --all (exactly one of them)")
+        raise ReportError("select one facility, a country or all facilities (exactly one of them)")
     if selection.facility_ids:
         rows = list(session.exec(select(Facility).where(Facility.id.in_(selection.facility_ids))
                                  .order_by(Facility.country, Facility.name)))
@@ -512,7 +310,7 @@ def select_facilities(session: Session, selection: FacilitySelection) -> list[Fa
     if selection.country:
         code = selection.country.strip().upper()
         if not is_country_code(code):
-            raise ReportError(f"--country: {selection.country!r} is not an ISO 3166-1 alpha-2 country code")
+            raise ReportError(f"country: {selection.country!r} is not an ISO 3166-1 alpha-2 country code")
         rows = list(session.exec(select(Facility).where(Facility.country == code).order_by(Facility.name)))
         if not rows:
             raise ReportError(f"no facilities in {country_name(code)} ({code}); see `monitor facilities list`")
@@ -556,60 +354,3 @@ def gather_reports(engine: Engine, selection: FacilitySelection, period: Period,
 
 
 # Sentences every format uses, so that a PDF, a Markdown file and a web page say the same thing.
-NO_ALERTS = "No alerts in this period."
-NO_ARTICLES = "No other articles were linked to this facility in this period."
-NO_RISK = ("No risk score has been computed for this facility yet (the worker computes scores daily; "
-           "`monitor risk --recompute` does it now).")
-NO_RISK_HISTORY = "No daily risk scores in this period."
-NO_SOURCES = "No sources recorded."
-SOURCE_SCHEMES = ("http://", "https://")
-
-
-def utc_minute(when: Optional[datetime]) -> str:
-    return f"{when:%Y-%m-%d %H:%M} UTC" if when else "unknown"
-
-
-def dismissed_note(count: int) -> str:
-    return (f"{count} alert{'s' if count != 1 else ''} in this period "
-            f"{'were' if count != 1 else 'was'} dismissed by analysts as false positive{'s' if count != 1 else ''} "
-            "and left out.")
-
-
-def alert_heading(alert: ReportAlert) -> str:
-    span = utc_minute(alert.first_seen_at)
-    if alert.last_seen_at != alert.first_seen_at:
-        span += f" to {utc_minute(alert.last_seen_at)}"
-    return f"Alert #{alert.id}: {label_names(alert.labels)} ({span})"
-
-
-def alert_facts(alert: ReportAlert) -> str:
-    outlets = f"{alert.outlet_count} independent outlet{'s' if alert.outlet_count != 1 else ''}"
-    return f"Severity {alert.severity}; {outlets}; status {alert.status}."
-
-
-def article_line(article: ReportArticle) -> str:
-    """Date, outlet and title, without the citation number, which each format places itself.
-
-    The title comes last: an Arabic outlet and title then form one right-to-left run that reads
-    correctly, instead of a date or bracket landing inside it.
-    """
-    return f"{article.when:%Y-%m-%d} · {article.outlet or 'unknown outlet'}: {article.title}"
-
-
-def source_line(source: Source) -> str:
-    return f"{source.date or 'date unknown'} · {source.outlet + ': ' if source.outlet else ''}{source.title}"
-
-
-def risk_headline(report: FacilityReport) -> str:
-    if report.risk.score is None:
-        return NO_RISK
-    return f"Risk score {report.risk.score:g} / 100 (computed {report.risk.day})."
-
-
-def is_web_address(url: Optional[str]) -> bool:
-    """Only http(s) addresses become links; anything else (javascript:, data:) is shown as text."""
-    return bool(url) and url.strip().lower().startswith(SOURCE_SCHEMES)
-
-
-def footer_text(bundle: ReportBundle) -> str:
-    return f"Generated {utc_minute(bundle.generated_at)} · model {bundle.model_version}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from monitor.reports.gather import ReportBundle, label_names
+from monitor.reports.model import ReportBundle, label_names
 
 PROPERTIES = (
     "slug", "name", "aliases", "kind", "country", "country_name", "admin_area", "city", "location_precision",

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 from html import escape
 
-from monitor.reports.gather import (
-    NO_ALERTS, NO_ARTICLES, NO_RISK_HISTORY, NO_SOURCES, FacilityReport, ReportBundle, RiskPoint, alert_facts,
-    alert_heading, article_line, dismissed_note, footer_text, is_web_address, risk_headline, source_line, utc_minute,
+from monitor.reports.model import FacilityReport, ReportBundle, RiskPoint
+from monitor.reports.text import (
+    NO_ALERTS,
+    NO_ARTICLES,
+    NO_RISK_HISTORY,
+    NO_SOURCES,
+    alert_facts,
+    alert_heading,
+    article_line,
+    dismissed_note,
+    footer_text,
+    is_web_address,
+    risk_headline,
+    source_line,
+    utc_minute,
 )
+from monitor.vocabulary import SEVERITY_COLOURS
 
-SEVERITY_COLOURS = {"low": "#5b7083", "medium": "#b7791f", "high": "#c05621", "critical": "#c53030"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """
 body { font-family: "DejaVu Sans", "Noto Sans", "Segoe UI", Arial, sans-serif; margin: 2rem auto; max-width: 60rem;

@@ -10,9 +10,21 @@ import html
 import re
 from urllib.parse import quote
 
-from monitor.reports.gather import (
-    NO_ALERTS, NO_ARTICLES, NO_RISK_HISTORY, NO_SOURCES, FacilityReport, ReportBundle, alert_facts, alert_heading,
-    article_line, clean_text, dismissed_note, footer_text, is_web_address, risk_headline, source_line, utc_minute,
+from monitor.reports.model import FacilityReport, ReportBundle, clean_text
+from monitor.reports.text import (
+    NO_ALERTS,
+    NO_ARTICLES,
+    NO_RISK_HISTORY,
+    NO_SOURCES,
+    alert_facts,
+    alert_heading,
+    article_line,
+    dismissed_note,
+    footer_text,
+    is_web_address,
+    risk_headline,
+    source_line,
+    utc_minute,
 )
 
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]|~])")

@@ -16,9 +16,21 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from monitor.reports.gather import (
-    NO_ALERTS, NO_ARTICLES, NO_RISK_HISTORY, NO_SOURCES, FacilityReport, ReportBundle, RiskPoint, alert_facts,
-    alert_heading, article_line, dismissed_note, footer_text, is_web_address, risk_headline, source_line, utc_minute,
+from monitor.reports.model import FacilityReport, ReportBundle, RiskPoint
+from monitor.reports.text import (
+    NO_ALERTS,
+    NO_ARTICLES,
+    NO_RISK_HISTORY,
+    NO_SOURCES,
+    alert_facts,
+    alert_heading,
+    article_line,
+    dismissed_note,
+    footer_text,
+    is_web_address,
+    risk_headline,
+    source_line,
+    utc_minute,
 )
 
 FONT_DIR = Path(__file__).parent / "fonts"

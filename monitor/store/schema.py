@@ -12,10 +12,22 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from monitor.countries import GROUP_CODE, is_country_code
+from monitor.vocabulary import (  # noqa: F401  (re-exported: older imports read them from here)
+    ALERT_STATUSES,
+    FACT_ORIGINS,
+    HISTORIED_FACTS,
+    INCIDENT_LABELS,
+    LABELS,
+    LINK_ROLES,
+    SEVERITIES,
+    SUBSCRIBER_MODES,
+    USER_ROLES,
+    require_one_of,
+)
 
 
 def utcnow() -> datetime:
@@ -37,17 +49,6 @@ def _json(default_factory=_empty_list) -> Any:
 
 
 PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-LABELS = (
-    "prison_break",
-    "attack_on_facility",
-    "riot_unrest",
-    "resurgence_signal",
-    "conditions_alert",
-    "transfer_repatriation",
-)
-INCIDENT_LABELS = ("prison_break", "attack_on_facility", "riot_unrest")
-SEVERITIES = ("low", "medium", "high", "critical")
-ALERT_STATUSES = ("new", "confirmed", "dismissed", "escalated", "resolved")
 
 
 def _check_partial_date(value: Optional[str]) -> Optional[str]:
@@ -149,6 +150,47 @@ class FacilityProfileChange(FacilityProfileChangeBase, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
 
 
+# --- Facility fact history (kb) ---------------------------------------------------------------------------
+
+
+class FacilityFactValueBase(SQLModel):
+    facility_id: int = Field(foreign_key="facility.id", index=True, ondelete="CASCADE")
+    field: str = Field(max_length=40)
+    # A string for operator/status, a whole number for capacity/population.
+    value: Any = Field(sa_column=Column(JSON, nullable=False))
+    source_url: Optional[str] = Field(default=None, max_length=2000)
+    as_of: Optional[str] = Field(default=None, max_length=10)
+    note: Optional[str] = Field(default=None, max_length=2000)
+    # bundled rows follow the bundled file (a reload adds and removes them); import/analyst rows are kept.
+    origin: str = Field(default="analyst", max_length=20)
+    recorded_by: str = Field(min_length=1, max_length=200)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("field")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        return require_one_of("field", value, HISTORIED_FACTS)
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: Optional[str]) -> Optional[str]:
+        return _check_partial_date(value)
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        return require_one_of("origin", value, FACT_ORIGINS)
+
+
+class FacilityFactValue(FacilityFactValueBase, table=True):
+    """One dated value of a historied fact, with its source; several per field make its history."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+
+
+# --- end facility fact history ------------------------------------------------------------------------------
+
+
 class Feed(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(unique=True, min_length=1, max_length=200)
@@ -246,9 +288,7 @@ class FacilityMention(SQLModel, table=True):
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in ("primary", "mentioned"):
-            raise ValueError(f"role must be primary or mentioned, got {value!r}")
-        return value
+        return require_one_of("role", value, LINK_ROLES)
 
 
 class Alert(SQLModel, table=True):
@@ -273,16 +313,12 @@ class Alert(SQLModel, table=True):
     @field_validator("severity")
     @classmethod
     def _severity(cls, value: str) -> str:
-        if value not in SEVERITIES:
-            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {value!r}")
-        return value
+        return require_one_of("severity", value, SEVERITIES)
 
     @field_validator("status")
     @classmethod
     def _status(cls, value: str) -> str:
-        if value not in ALERT_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}, got {value!r}")
-        return value
+        return require_one_of("status", value, ALERT_STATUSES)
 
 
 class AlertArticle(SQLModel, table=True):
@@ -318,9 +354,7 @@ class Subscriber(SQLModel, table=True):
     @field_validator("mode")
     @classmethod
     def _mode(cls, value: str) -> str:
-        if value not in ("immediate", "digest"):
-            raise ValueError(f"mode must be immediate or digest, got {value!r}")
-        return value
+        return require_one_of("mode", value, SUBSCRIBER_MODES)
 
 
 class Notification(SQLModel, table=True):
@@ -389,8 +423,6 @@ class ModelVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-USER_ROLES = ("viewer", "analyst", "admin")
-
 
 class User(SQLModel, table=True):
     """A dashboard login. Only a salted scrypt hash of the password is stored."""
@@ -405,14 +437,14 @@ class User(SQLModel, table=True):
     failed_logins: int = Field(default=0, ge=0)
     locked_until: Optional[datetime] = None
     last_login_at: Optional[datetime] = None
+    # Raised at every logout: a dashboard session started under an older epoch is over (logout everywhere).
+    session_epoch: int = Field(default=0, ge=0)
     created_at: datetime = Field(default_factory=utcnow)
 
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in USER_ROLES:
-            raise ValueError(f"role must be one of {', '.join(USER_ROLES)}, got {value!r}")
-        return value
+        return require_one_of("role", value, USER_ROLES)
 
 
 class ActivityLog(SQLModel, table=True):
@@ -426,12 +458,48 @@ class ActivityLog(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
 
 
+# --- Incremental corroboration (branch bursts, issue 14) ---------------------------------------------
+
+
+class ArticleFingerprint(SQLModel, table=True):
+    """What alert building needs of an article, computed once when it first joins an alert.
+
+    `minhash` is a MinHash signature (datasketch, uint32 values) of the article's words; `killed` and
+    `freed` the largest figures its text reports, so an alert's severity never re-reads its articles.
+    """
+
+    article_id: int = Field(foreign_key="article.id", primary_key=True, ondelete="CASCADE")
+    outlet: str = Field(default="", max_length=200)
+    minhash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    killed: int = Field(default=0, ge=0)
+    freed: int = Field(default=0, ge=0)
+
+
+class AlertCorroborationKey(SQLModel, table=True):
+    """An alert's index of its articles: one row per outlet and per LSH band of each article.
+
+    `cluster` names the group of articles counted as one independent outlet (one publisher's pieces and
+    wire copies of them); the alert's outlet_count is the number of distinct clusters. A new article
+    finds its cluster by looking up its own keys, so joining costs the same whatever the alert's size.
+    """
+
+    __table_args__ = (Index("ix_alertcorroborationkey_alert_key", "alert_id", "key"),
+                      Index("ix_alertcorroborationkey_alert_cluster", "alert_id", "cluster"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", ondelete="CASCADE")
+    key: str = Field(max_length=40, index=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    cluster: int
+
+
 # Table classes whose checks also live on a plain (non-table) model; validating through it skips
 # SQLModel's instrumented attribute setting, which dominates bulk writes.
 VALIDATION_MODELS: dict[type[SQLModel], type[SQLModel]] = {
     Facility: FacilityBase,
     FacilityAlias: FacilityAliasBase,
     FacilityProfileChange: FacilityProfileChangeBase,
+    FacilityFactValue: FacilityFactValueBase,
     Article: ArticleBase,
     ArticleSource: ArticleSourceBase,
 }

@@ -1,9 +1,11 @@
-"""Alerts: the triage list with filters, one alert opened with its evidence, and the triage actions."""
+"""Alerts: the situation board, the triage list with filters, one alert opened with its evidence, and the
+triage actions."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -12,19 +14,31 @@ from monitor.alerts.triage import TriageError, add_note, change_status
 from monitor.countries import country_name
 from monitor.dashboard import queries
 from monitor.dashboard.context import DashboardContext, when
+from monitor.dashboard.display import plain, severity_badge, severity_cell, severity_markdown, styled_severity
 from monitor.facilities.profiles import FacilityProfile
+from monitor.severity_style import SEVERITY_COLOURS, SEVERITY_STREAMLIT_COLOURS
 from monitor.store.db import InvalidRow
-from monitor.store.schema import ALERT_STATUSES, LABELS, SEVERITIES, utcnow
+from monitor.store.schema import utcnow
+from monitor.vocabulary import ALERT_STATUSES, LABELS, OPEN_ALERT_STATUSES, SEVERITIES
 
 FACILITY_KINDS = ("prison", "camp", "detention_centre", "juvenile_centre", "rehabilitation_centre", "other")
 # Triage actions offered as buttons, in the order an analyst reaches for them.
+# Long enough to hold the open alerts that still draw articles, short enough for the per-day chart to read.
+DEFAULT_PERIOD_DAYS = 30
 ACTIONS = (("confirm", "confirmed"), ("dismiss", "dismissed"), ("escalate", "escalated"), ("resolve", "resolved"))
 
 
 def render(ctx: DashboardContext) -> None:
     st.header("Alerts")
+    counts = ctx.read(queries.store_counts)
+    if not counts["alerts"]:
+        _first_run(ctx, counts)
+    board_area = st.container()
     options = ctx.read(queries.alert_filter_options)
     filters = _filters(options)
+    with board_area:
+        _situation_board(ctx, filters)
+    st.subheader("All alerts")
     page_size = ctx.settings.dashboard_page_size
     page_number = st.session_state.get("alerts_page", 1)
     page = ctx.read(queries.alert_page, filters, page_number, page_size)
@@ -34,7 +48,7 @@ def render(ctx: DashboardContext) -> None:
         frame = pd.DataFrame(page.rows)
         frame["first_seen"] = frame["first_seen"].map(when)
         frame["last_seen"] = frame["last_seen"].map(when)
-        st.dataframe(frame, hide_index=True, width="stretch", key="alerts_table",
+        st.dataframe(styled_severity(frame), hide_index=True, width="stretch", key="alerts_table",
                      column_order=["id", "severity", "status", "place", "country", "labels", "outlets", "articles",
                                    "first_seen", "last_seen"],
                      column_config={"id": st.column_config.NumberColumn("alert", format="#%d"),
@@ -70,16 +84,130 @@ def render(ctx: DashboardContext) -> None:
 def _label_for(alert_id: int, rows: list[dict]) -> str:
     for row in rows:
         if row["id"] == alert_id:
-            return f"#{alert_id} · {row['severity']} · {row['place']} · {row['labels']}"
+            return f"#{alert_id} · {severity_badge(row['severity'])} · {row['place']} · {row['labels']}"
     return f"#{alert_id}"
 
 
+def _first_run(ctx: DashboardContext, counts: dict) -> None:
+    """An empty store: say what to do next rather than show empty tables."""
+    feeds = ("No feeds are configured yet." if not counts["feeds"] else
+             f"{counts['feeds']} feed(s) are configured and {counts['articles']} article(s) stored; "
+             "no article has raised an alert yet.")
+    add_feed = ("on the **Feeds** page, or with `monitor feeds add` or feeds.yaml" if ctx.can("analyst")
+                else "ask an analyst or admin (the Feeds page, `monitor feeds add` or feeds.yaml)")
+    st.info(f"**Getting started.** {feeds}\n\n"
+            f"1. Add the news feeds to watch: {add_feed}. To see how alerts look first, load the fictional "
+            "samples with `monitor demo`.\n"
+            "2. Keep the worker running (`monitor worker`; `make run` starts it): it polls the feeds, "
+            "classifies new articles and raises alerts here.\n"
+            "3. Have alerts come to you: `monitor subscribers add EMAIL` (options narrow it to facilities, "
+            "countries, labels or a minimum severity).", icon=":material/flag:")
+
+
+def _period_words(filters: queries.AlertFilters, options: dict) -> str:
+    words = []
+    if filters.since and filters.until:
+        words.append(f"seen {filters.since:%d %b} – {filters.until:%d %b %Y}")
+    if filters.country:
+        words.append(f"in {country_name(filters.country)}")
+    if filters.facility_id:
+        words.append(f"at {dict(options['facilities']).get(filters.facility_id, 'one facility')}")
+    if filters.labels:
+        words.append("labelled " + " or ".join(label.replace("_", " ") for label in filters.labels))
+    return ", ".join(words) or "all time"
+
+
+def _situation_board(ctx: DashboardContext, filters: queries.AlertFilters) -> None:
+    board = ctx.read(queries.situation_board, filters)
+    scope = _period_words(filters, ctx.read(queries.alert_filter_options))
+    st.subheader("Situation")
+    st.caption(f"Open alerts (new, confirmed or escalated) {scope}. The board follows the date, place and label "
+               "filters; severity and status filters apply to the table below.")
+    _card_css()
+    counts, chart = st.columns([2, 3], gap="large")
+    with counts:
+        for pair in (SEVERITIES[:1:-1], SEVERITIES[1::-1]):  # critical, high / medium, low
+            for column, severity in zip(st.columns(2), pair):
+                colour = SEVERITY_STREAMLIT_COLOURS[severity]
+                column.metric(f":{colour}[**{severity_badge(severity)}**]", board.open_by_severity.get(severity, 0),
+                              help=f"open {severity} alerts {scope}")
+    with chart:
+        st.markdown("**Alerts per day by severity**")
+        _per_day_chart(board.per_day, filters)
+
+    st.markdown(f"**New critical and high alerts** ({board.cards_total})")
+    if board.cards:
+        per_row = 3
+        for start in range(0, len(board.cards), per_row):
+            row = st.columns(per_row)
+            for column, card in zip(row, board.cards[start:start + per_row]):
+                with column.container(border=True, key=f"card-{card['severity']}-{card['id']}"):
+                    _card(card)
+        if board.cards_total > len(board.cards):
+            st.caption(f"{board.cards_total - len(board.cards)} more: choose **Most severe first** in the filters "
+                       "to list them all in the table.")
+    else:
+        st.caption("None in this period: no new alert is high or critical.")
+
+
+def _card_css() -> None:
+    """A thick left edge in the severity's colour on each card (our own CSS; no store text in it)."""
+    rules = "".join(f'[class*="st-key-card-{severity}-"] {{border-left: 6px solid {colour} !important;}}'
+                    for severity, colour in SEVERITY_COLOURS.items())
+    st.html(f"<style>{rules}</style>")
+
+
+def _card(card: dict) -> None:
+    # Our own words are markdown; everything that comes from the store goes through plain().
+    place = plain(card["place"]) + (f" · {plain(card['country'])}" if card["country"] else "")
+    st.markdown(f"{severity_markdown(card['severity'])} **{place}**")
+    labels = ", ".join(label.replace("_", " ") for label in card["labels"]) or "no label"
+    st.markdown(f"{plain(labels)}  \n"
+                f"{card['outlets']} independent outlet{'s' if card['outlets'] != 1 else ''} · "
+                f"first seen {plain(when(card['first_seen']))} UTC")
+    if card["reason"]:
+        st.caption("Why: " + plain(card["reason"]))
+    if st.button(f"Open alert #{card['id']}", key=f"board_open_{card['id']}", width="stretch"):
+        _open_alert(card["id"])
+
+
+def _open_alert(alert_id: int) -> None:
+    """Show this alert in the detail below (as a link from a mail would) on the next run."""
+    st.query_params["alert"] = str(alert_id)
+    st.session_state.pop("alert_choice", None)
+    st.session_state["flash"] = f"Alert #{alert_id} is open below the table."
+    st.rerun()
+
+
+def _per_day_chart(per_day: list[dict], filters: queries.AlertFilters) -> None:
+    if not per_day:
+        st.caption("No alerts were first seen in this period.")
+        return
+    frame = pd.DataFrame(per_day)
+    frame["day"] = pd.to_datetime(frame["day"])
+    frame["shown"] = frame["severity"].map(severity_cell)
+    order = list(reversed(SEVERITIES))
+    x_scale = alt.Scale(domain=[pd.Timestamp(filters.since).isoformat(), pd.Timestamp(filters.until).isoformat()]) \
+        if filters.since and filters.until else alt.Undefined
+    chart = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("day:T", title="day first seen (UTC)", scale=x_scale, axis=alt.Axis(format="%d %b")),
+        y=alt.Y("sum(alerts):Q", title="alerts", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("shown:N", title="severity",
+                        scale=alt.Scale(domain=[severity_cell(s) for s in order],
+                                        range=[SEVERITY_COLOURS[s] for s in order])),
+        order=alt.Order("rank:Q", sort="descending"),
+        tooltip=[alt.Tooltip("day:T", format="%Y-%m-%d"), alt.Tooltip("shown:N", title="severity"),
+                 alt.Tooltip("alerts:Q")],
+    ).transform_calculate(rank=f"indexof({order!r}, datum.severity)").properties(height=180)
+    st.altair_chart(chart, key="alerts_per_day")
+
+
 def _filters(options: dict) -> queries.AlertFilters:
-    with st.expander("Filters", expanded=True):
+    with st.expander("Filters", expanded=False):
         first, second, third = st.columns(3)
         severities = first.multiselect("Severity", SEVERITIES, key="f_severity")
         labels = second.multiselect("Label", LABELS, key="f_label")
-        statuses = third.multiselect("Status", ALERT_STATUSES, default=["new", "confirmed", "escalated"],
+        statuses = third.multiselect("Status", ALERT_STATUSES, default=list(OPEN_ALERT_STATUSES),
                                      key="f_status")
         fourth, fifth, sixth = st.columns(3)
         countries = [""] + options["countries"]
@@ -89,7 +217,8 @@ def _filters(options: dict) -> queries.AlertFilters:
         facility = fifth.selectbox("Facility", [0] + list(facilities), key="f_facility",
                                    format_func=lambda i: "All facilities" if not i else facilities[i])
         today = utcnow().date()
-        span = sixth.date_input("Seen between", value=(today - timedelta(days=90), today), key="f_dates")
+        span = sixth.date_input("Seen between", value=(today - timedelta(days=DEFAULT_PERIOD_DAYS), today),
+                                key="f_dates", help="Alerts with an article in this period (UTC days).")
         order = st.radio("Order", ("Newest first", "Most severe first"), horizontal=True, key="f_order")
     since, until = (span if isinstance(span, (tuple, list)) and len(span) == 2 else (None, None))
     filters = queries.AlertFilters(severities=tuple(severities), labels=tuple(labels), statuses=tuple(statuses),
@@ -102,9 +231,9 @@ def _filters(options: dict) -> queries.AlertFilters:
 
 
 def _render_detail(ctx: DashboardContext, detail: dict) -> None:
-    st.subheader(f"Alert #{detail['id']}: {detail['severity']} · {', '.join(detail['labels'])}")
+    st.subheader(f"Alert #{detail['id']}: {severity_markdown(detail['severity'])} · {', '.join(detail['labels'])}")
     left, middle, right = st.columns(3)
-    left.metric("Severity", detail["severity"])
+    left.metric("Severity", severity_badge(detail["severity"]))
     middle.metric("Independent outlets", detail["outlets"])
     right.metric("Status", detail["status"])
     st.caption(f"First seen {when(detail['first_seen'])} UTC · last seen {when(detail['last_seen'])} UTC")

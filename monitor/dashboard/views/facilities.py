@@ -1,6 +1,11 @@
-"""Facilities: a map coloured by risk, a sortable table, and a profile page with trend, timeline and edits."""
+"""Facilities: a map with geography (offline), a sortable table, and a profile page with trend, timeline
+and edits."""
 
 from __future__ import annotations
+
+import json
+import math
+from typing import Any
 
 import pandas as pd
 import pydeck as pdk
@@ -9,11 +14,22 @@ import streamlit as st
 from monitor.countries import country_name
 from monitor.dashboard import queries
 from monitor.dashboard.context import DashboardContext, when
+from monitor.dashboard.display import styled_severity
 from monitor.facilities.profiles import FacilityProfile, apply_profiles
+from monitor.geo import basemap
 from monitor.store.db import InvalidRow
 from monitor.store.schema import utcnow
 
 EDITABLE_STATUSES = ("", "operational", "closed", "partially_operational", "unknown")
+MAP_KEY = "facility_map"
+FACILITY_LAYER = "facilities"
+# Land, borders and water of the offline base map: quiet colours so the facilities stand out.
+LAND_COLOUR = [236, 233, 224, 255]
+BORDER_COLOUR = [140, 140, 140, 255]
+WATER_COLOUR = [212, 226, 238, 255]
+# The sea: one rectangle over the whole Web Mercator world, under the land.
+WATER = {"type": "Feature", "properties": {}, "geometry": {
+    "type": "Polygon", "coordinates": [[[-180, -85], [180, -85], [180, 85], [-180, 85], [-180, -85]]]}}
 
 
 def risk_colour(score: float | None) -> list[int]:
@@ -26,6 +42,29 @@ def risk_colour(score: float | None) -> list[int]:
     return [230, int(170 - 3.0 * (score - 50)), 40, 220]
 
 
+def marker_radius(population: int | None) -> float:
+    """Marker radius in pixels: area grows with the population held; unknown populations get the smallest."""
+    if not population:
+        return 4.0
+    return round(4.0 + math.sqrt(population) / 10.0, 1)
+
+
+def picked_slug(selection: Any) -> str | None:
+    """The slug of the facility clicked on the map, from st.pydeck_chart's selection state."""
+    try:
+        objects = selection["selection"]["objects"].get(FACILITY_LAYER) or []
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return objects[0].get("slug") if objects else None
+
+
+def _follow_map_selection() -> None:
+    """Clicking a facility on the map chooses it in the profile box (runs before the page is drawn)."""
+    slug = picked_slug(st.session_state.get(MAP_KEY))
+    if slug:
+        st.session_state["profile_choice"] = slug
+
+
 def render(ctx: DashboardContext) -> None:
     st.header("Facilities")
     countries = ctx.read(queries.facility_countries)
@@ -33,7 +72,23 @@ def render(ctx: DashboardContext) -> None:
                           format_func=lambda c: c if c == "All countries" else f"{country_name(c)} ({c})")
     rows = ctx.read(queries.facility_rows, None if choice == "All countries" else choice)
     st.caption(f"{len(rows)} facilities · risk is 0-100 (see a profile for its factors)")
-    _map(ctx, rows)
+    # Riskiest first, so the profile that opens by default is the one most worth reading.
+    ranked = sorted(rows, key=lambda r: (r["risk"] is None, -(r["risk"] or 0), -r["open_alerts"], r["name"]))
+    names = {row["slug"]: f"{row['name']} ({row['country_code']})" for row in ranked}
+    if st.session_state.get("profile_choice") not in names:
+        st.session_state.pop("profile_choice", None)  # a facility outside the chosen country
+    map_column, side = st.columns([4, 1])
+    with map_column:
+        _map(ctx, rows)
+    slug = None
+    with side:
+        if rows:
+            slug = st.selectbox("Profile", list(names), format_func=names.get, key="profile_choice",
+                                help="Click a facility on the map, or choose it here.")
+            row = next(r for r in rows if r["slug"] == slug)
+            st.metric("Risk", "not scored" if row["risk"] is None else f"{row['risk']:.0f}/100")
+            st.metric("Open alerts", row["open_alerts"])
+            st.caption("The profile is below the table.")
 
     frame = pd.DataFrame(rows, columns=["name", "country", "kind", "risk", "open_alerts", "population", "capacity",
                                         "occupancy_pct", "operator", "status", "population_date", "slug"])
@@ -46,10 +101,8 @@ def render(ctx: DashboardContext) -> None:
                                 "risk": st.column_config.ProgressColumn("risk", min_value=0, max_value=100,
                                                                         format="%.0f"),
                                 "slug": None})
-    if not rows:
+    if not slug:
         return
-    names = {row["slug"]: f"{row['name']} ({row['country_code']})" for row in rows}
-    slug = st.selectbox("Profile", list(names), format_func=names.get, key="profile_choice")
     profile = ctx.read(queries.facility_profile, slug)
     if profile is None:
         st.info("That facility is no longer in the store.")
@@ -57,28 +110,65 @@ def render(ctx: DashboardContext) -> None:
     render_profile(ctx, profile)
 
 
+class CompactDeck(pdk.Deck):
+    """pydeck writes its JSON indented, which multiplies the base map's size; this writes it compactly."""
+
+    def to_json(self) -> str:
+        return json.dumps(json.loads(super().to_json()), separators=(",", ":"))
+
+
+def facility_map(rows: list[dict], map_style: str = "") -> pdk.Deck | None:
+    """The deck: Natural Earth countries underneath (unless a tile server is set), facilities on top."""
+    placed = [{
+        "slug": row["slug"], "name": row["name"], "country": row["country"],
+        "longitude": row["longitude"], "latitude": row["latitude"],
+        "colour": risk_colour(row["risk"]), "radius": marker_radius(row["population"]),
+        "risk_text": "not scored" if row["risk"] is None else f"{row['risk']:.0f}/100",
+        "population_text": "unknown" if row["population"] is None else f"{row['population']:,}",
+        "open_alerts": row["open_alerts"],
+        # Names only where there is something to look at, so the labels do not bury each other.
+        "label": row["name"] if row["open_alerts"] else "",
+    } for row in rows if row["latitude"] is not None and row["longitude"] is not None]
+    if not placed:
+        return None
+    layers = []
+    if not map_style:
+        # Drawn from the GeoJSON shipped in the package: no request leaves the browser for a base map,
+        # and nothing tells a tile server which places staff are looking at.
+        layers.append(pdk.Layer("GeoJsonLayer", id="water", data=WATER, filled=True, stroked=False,
+                                get_fill_color=WATER_COLOUR, pickable=False))
+        layers.append(pdk.Layer("GeoJsonLayer", id="countries", data=basemap(), stroked=True, filled=True,
+                                get_fill_color=LAND_COLOUR, get_line_color=BORDER_COLOUR,
+                                line_width_min_pixels=0.6, pickable=False))
+    layers.append(pdk.Layer("ScatterplotLayer", id=FACILITY_LAYER, data=placed,
+                            get_position=["longitude", "latitude"], get_fill_color="colour",
+                            get_radius="radius", radius_units="pixels", pickable=True, auto_highlight=True,
+                            stroked=True, get_line_color=[40, 40, 40, 220], line_width_min_pixels=1))
+    layers.append(pdk.Layer("TextLayer", id="names", data=[p for p in placed if p["label"]],
+                            get_position=["longitude", "latitude"], get_text="label", get_size=12,
+                            get_color=[20, 20, 20, 235], get_alignment_baseline="'bottom'",
+                            get_pixel_offset=[0, -12], character_set="auto", outline_width=2,
+                            outline_color=[255, 255, 255, 220], font_settings={"sdf": True}))
+    view = pdk.data_utils.compute_view([[p["longitude"], p["latitude"]] for p in placed], view_proportion=0.95)
+    view.zoom = max(1.0, min(view.zoom, 7.0))
+    # With no provider, pydeck sends its "__MAP_STYLE__" placeholder, which Streamlit reads as "no base map".
+    # (map_style=None instead would make Streamlit fall back to Carto's tiles, a request to a third party.)
+    base_map = {"map_style": map_style} if map_style else {"map_provider": None}
+    tooltip = {"text": "{name}\n{country}\nrisk {risk_text}\nopen alerts {open_alerts}\npopulation "
+                       "{population_text}\n(click to open the profile)"}
+    return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, **base_map)
+
+
 def _map(ctx: DashboardContext, rows: list[dict]) -> None:
-    placed = [dict(row, colour=risk_colour(row["risk"]), risk_text="not scored" if row["risk"] is None
-                   else f"{row['risk']:.0f}/100") for row in rows
-              if row["latitude"] is not None and row["longitude"] is not None]
-    missing = len(rows) - len(placed)
-    if placed:
-        layer = pdk.Layer("ScatterplotLayer", data=placed, get_position=["longitude", "latitude"],
-                          get_fill_color="colour", get_radius=25000, radius_min_pixels=5, radius_max_pixels=18,
-                          pickable=True, stroked=True, get_line_color=[40, 40, 40, 200], line_width_min_pixels=1)
-        # With no base map, names beside the points are what make the map readable.
-        names = pdk.Layer("TextLayer", data=placed, get_position=["longitude", "latitude"], get_text="name",
-                          get_size=12, get_color=[30, 30, 30, 230], get_alignment_baseline="'bottom'",
-                          get_pixel_offset=[0, -10], character_set="auto")
-        view = pdk.ViewState(latitude=sum(r["latitude"] for r in placed) / len(placed),
-                             longitude=sum(r["longitude"] for r in placed) / len(placed), zoom=3)
-        # No base map unless one is configured: deployments may be offline, and tile requests reveal
-        # which places staff are looking at to a third party.
-        base_map = {"map_style": ctx.settings.map_style} if ctx.settings.map_style else \
-            {"map_style": None, "map_provider": None}
-        deck = pdk.Deck(layers=[layer, names], initial_view_state=view, **base_map,
-                        tooltip={"text": "{name}\n{country}\nrisk {risk_text}\nopen alerts {open_alerts}"})
-        st.pydeck_chart(deck, key="facility_map")
+    deck = facility_map(rows, ctx.settings.map_style)
+    if deck is not None:
+        st.pydeck_chart(deck, key=MAP_KEY, on_select=_follow_map_selection, selection_mode="single-object",
+                        height=520, alt="Map of the facilities, coloured by risk and sized by population")
+        st.caption("Colour: risk from green (0) through amber to red (100), grey when not scored. Size: "
+                   "population held (smallest when unknown). Names shown where alerts are open. Borders: "
+                   "Natural Earth 1:110m, drawn offline." if not ctx.settings.map_style else
+                   "Colour: risk from green (0) through amber to red (100), grey when not scored. Size: population.")
+    missing = sum(1 for row in rows if row["latitude"] is None or row["longitude"] is None)
     if missing:
         st.caption(f"{missing} facilities have no coordinates in the store and are not on the map.")
 
@@ -92,10 +182,18 @@ def render_profile(ctx: DashboardContext, profile: dict) -> None:
     cols = st.columns(4)
     cols[0].metric("Risk", f"{risk['score']:.0f}/100" if risk else "not scored",
                    help=f"computed {risk['day']}" if risk else None)
+    summaries = profile.get("fact_summaries") or {}
     cols[1].metric("Population", f"{profile['population']:,}" if profile.get("population") is not None else "unknown",
-                   help=f"as of {profile.get('population_date') or 'unknown'}")
-    cols[2].metric("Capacity", f"{profile['capacity']:,}" if profile.get("capacity") is not None else "unknown")
-    cols[3].metric("Operator", profile.get("operator") or "unknown")
+                   help=summaries.get("population") or f"as of {profile.get('population_date') or 'unknown'}")
+    cols[2].metric("Capacity", f"{profile['capacity']:,}" if profile.get("capacity") is not None else "unknown",
+                   help=summaries.get("capacity"))
+    cols[3].metric("Operator", profile.get("operator") or "unknown", help=summaries.get("operator"))
+    if profile.get("fact_history") and len(profile["fact_history"]) > len(summaries):
+        st.markdown("**Facts over time**")
+        for name, line in summaries.items():
+            st.text(f"{name}: {line}")
+        st.dataframe(pd.DataFrame(profile["fact_history"]), hide_index=True, width="stretch", key="fact_history",
+                     column_config={"source": st.column_config.LinkColumn()})
     if risk and risk["factors"]:
         st.markdown("**Risk factors**")
         st.dataframe(pd.DataFrame(risk["factors"]), hide_index=True, width="stretch", key="risk_factors")
@@ -128,7 +226,8 @@ def render_profile(ctx: DashboardContext, profile: dict) -> None:
         frame = pd.DataFrame(alerts)
         frame["first_seen"] = frame["first_seen"].map(when)
         frame["last_seen"] = frame["last_seen"].map(when)
-        st.dataframe(frame, hide_index=True, width="stretch", key="facility_alerts")
+        st.dataframe(styled_severity(frame), hide_index=True, width="stretch", key="facility_alerts",
+                     column_config={"id": st.column_config.NumberColumn("alert", format="#%d")})
     else:
         st.caption("No alerts for this facility.")
     if profile.get("incidents"):

@@ -59,7 +59,8 @@ def render(ctx: DashboardContext) -> None:
         submitted = st.form_submit_button("Add feed")
     if submitted:
         _apply(ctx, lambda s: add_feed(s, name, url, ctx.user.name, interval_minutes=int(interval) or None,
-                                       language=language.strip() or None),
+                                       language=language.strip() or None,
+                                       allow_private=ctx.settings.allow_private_feeds),
                f"Added {name.strip()}; it is polled at the next cycle.")
     activity = ctx.read(queries.recent_activity, "feed.")
     if activity:
