@@ -23,10 +23,10 @@ temporary folder only.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import statistics
 import sys
 import tempfile
-import multiprocessing
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -221,14 +221,15 @@ def make_burst_feed(feed_no: int, entries: int, documents: list[dict], rng) -> b
 def burst(feeds: int, entries: int) -> None:
     import random
 
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
     from monitor.classify.corpus import load_corpus
     from monitor.classify.model import load_packaged_model
     from monitor.classify.train import document_for
     from monitor.flow import FlowReport, classify_new_articles, queue_alerts
     from monitor.notify.outbox import send_due
     from monitor.store.schema import Alert, AlertArticle, Subscriber
-    from sqlalchemy import func
-    from sqlmodel import Session, select
 
     rng = random.Random(14)
     documents = [document_for(example) for example in load_corpus()]
@@ -317,9 +318,10 @@ def join_benchmark(folder: Path, size: int, joins: int = 20) -> list[float]:
     """Seconds for `build_alerts` to add one article to an alert of `size`, once per join, `joins` times."""
     import random
 
+    from sqlmodel import Session, select
+
     from monitor.alerts.events import build_alerts
     from monitor.store.schema import Classification, Facility, FacilityMention
-    from sqlmodel import Session, select
 
     engine = make_engine(f"sqlite:///{folder / f'join{size}.db'}")
     upgrade_store(engine)

@@ -13,7 +13,7 @@ from monitor.settings import load_settings
 from monitor.store.db import session_scope
 from monitor.store.schema import ActivityLog, User, utcnow
 from monitor.users import LOCK_AFTER_FAILURES, create_user, sign_in_activity
-from tests.test_dashboard import PASSWORD, app_for, go_to, logged_in, table_with, texts, users  # noqa: F401
+from tests.test_dashboard import PASSWORD, app_for, go_to, logged_in, table_with, texts, users  # noqa: F401, F811 (shared fixtures)
 
 
 def _actions(engine, account: str) -> list[str]:
@@ -93,7 +93,7 @@ def test_every_failure_lockout_and_refusal_is_logged_and_admins_see_them(app_for
     assert "nobody-here" in set(events["account"])
     metrics = {m.label: m.value for m in admin.metric}
     assert metrics["Lockouts (24 h)"] == "1" and metrics["Accounts locked now"] == "1"
-    assert metrics[f"Failed passwords (24 h)"] == str(LOCK_AFTER_FAILURES)
+    assert metrics["Failed passwords (24 h)"] == str(LOCK_AFTER_FAILURES)
     admin.toggle(key="activity_problems").set_value(True).run()
     assert "login" not in set(table_with(admin, "event")["event"])
 

@@ -37,8 +37,18 @@ from monitor.classify.service import facility_risks
 from monitor.facilities.names import normalize_name
 from monitor.store.db import session_scope
 from monitor.store.schema import (
-    INCIDENT_LABELS, LABELS, SEVERITIES, Alert, AlertArticle, AlertCorroborationKey, Article, ArticleFingerprint,
-    Classification, Facility, FacilityMention, utcnow,
+    INCIDENT_LABELS,
+    LABELS,
+    SEVERITIES,
+    Alert,
+    AlertArticle,
+    AlertCorroborationKey,
+    Article,
+    ArticleFingerprint,
+    Classification,
+    Facility,
+    FacilityMention,
+    utcnow,
 )
 
 GROUP_WINDOW = timedelta(hours=72)

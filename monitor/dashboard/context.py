@@ -24,7 +24,13 @@ from monitor.settings import Settings
 from monitor.store.db import make_engine, session_scope
 from monitor.store.schema import utcnow
 from monitor.users import (
-    LoggedInUser, UserError, authenticate, current_user, has_users, log_out_everywhere, record_session_expired,
+    LoggedInUser,
+    UserError,
+    authenticate,
+    current_user,
+    has_users,
+    log_out_everywhere,
+    record_session_expired,
 )
 
 READ_TTL_SECONDS = 30

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Optional
 from urllib.parse import urljoin, urlsplit
 

@@ -30,7 +30,7 @@ def render(ctx: DashboardContext) -> None:
             ("Failed passwords (24 h)", summary["login.failed"]),
             ("Unknown names (24 h)", summary["login.unknown"]),
             ("Lockouts (24 h)", summary["login.locked"]),
-            ("Accounts locked now", summary["locked_now"]))):
+            ("Accounts locked now", summary["locked_now"])), strict=True):
         column.metric(label, value)
 
     st.subheader("Sign-in events")
