@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import streamlit as st
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
-from monitor.dashboard.context import DashboardContext, get_engine
-from monitor.dashboard.views import PAGES
+from monitor.dashboard.context import DashboardContext, get_engine, log_out, require_login
+from monitor.dashboard.views import PAGE_ROLES, PAGES
 from monitor.settings import SettingsError, load_settings
 from monitor.store.db import describe_store_error
 from monitor.store.migrate import current_revision, head_revision
-from monitor.users import LoggedInUser, UserError, authenticate, current_user, has_users
 
 st.set_page_config(page_title="Detention-facility risk monitor", layout="wide")
-TITLE = "Detention-facility risk monitor"
 
 
 def open_store(database_url: str) -> None:
@@ -36,44 +33,6 @@ def open_store(database_url: str) -> None:
         st.stop()
 
 
-def login(database_url: str) -> LoggedInUser:
-    """The logged-in user, re-read from the store on every run so a disabled account or new role applies at once."""
-    engine = get_engine(database_url)
-    session_user = st.session_state.get("user")
-    if session_user is not None:
-        with Session(engine) as session:
-            user = current_user(session, session_user.id)
-        if user is not None:
-            return user
-        st.session_state.pop("user", None)
-        st.warning("Your account was disabled or removed; log in again.")
-
-    st.title(TITLE)
-    with Session(engine) as session:
-        any_users = has_users(session)
-    if not any_users:
-        st.info("No dashboard users exist yet. Create one with `monitor users add NAME --role admin` "
-                "(or `monitor init --create-admin`).")
-        st.stop()
-    with st.form("login"):
-        name = st.text_input("User name")
-        password = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Log in")
-    if submitted:
-        with Session(engine) as session:
-            try:
-                user = authenticate(session, name, password)
-                error = None
-            except UserError as exc:
-                user, error = None, str(exc)
-            session.commit()  # failed attempts count towards the lockout too
-        if user is not None:
-            st.session_state["user"] = user
-            st.rerun()
-        st.error(error)
-    st.stop()
-
-
 def main() -> None:
     try:
         settings = load_settings()
@@ -81,15 +40,15 @@ def main() -> None:
         st.error(f"Settings problem: {exc}")
         st.stop()
     open_store(settings.database_url)
-    user = login(settings.database_url)
+    user = require_login(settings)
     ctx = DashboardContext(settings=settings, user=user)
 
     st.sidebar.title("Risk monitor")
     st.sidebar.caption(f"Logged in as {user.name} ({user.role})")
-    if st.sidebar.button("Log out", key="logout"):
-        st.session_state.clear()
+    if st.sidebar.button("Log out", key="logout", help="Ends this session and every other session of your account."):
+        log_out(get_engine(settings.database_url), st.session_state, user)
         st.rerun()
-    names = list(PAGES)
+    names = [name for name in PAGES if user.can(PAGE_ROLES.get(name, "viewer"))]
     # A link from an alert mail (?alert=ID) opens that alert.
     default = names.index("Alerts") if st.query_params.get("alert") else 0
     page = st.sidebar.radio("Page", names, index=default, key="page")

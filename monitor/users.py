@@ -2,6 +2,11 @@
 
 Roles are cumulative: a viewer reads, an analyst also triages alerts and edits facilities and feeds,
 an admin also manages models. The CLI creates users; nothing is visible in the dashboard before login.
+
+Sessions end: after `session_idle_minutes` without activity, and everywhere at logout (each user has a
+session epoch, raised at logout; a dashboard session started under an older epoch is over). Every sign-in
+event (login, failure, unknown name, lockout, refusal, logout, expiry) is in the activity log, which admins
+see in the dashboard.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Optional
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from monitor.store.schema import USER_ROLES, ActivityLog, User, utcnow
@@ -26,6 +32,10 @@ SCRYPT_P = 1
 MIN_PASSWORD_LENGTH = 10
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
+# Activity-log actions of signing in and out, as admins review them.
+SIGN_IN_ACTIONS = ("login", "login.failed", "login.unknown", "login.locked", "login.refused", "logout",
+                   "session.expired")
+_SHOWN_NAME = 100  # an unknown name typed at the login form is logged, cut to this length
 
 
 class UserError(ValueError):
@@ -39,6 +49,8 @@ class LoggedInUser:
     id: int
     name: str
     role: str
+    # The user's session epoch when this session began; a logout anywhere raises the stored one.
+    session_epoch: int = 0
 
     def can(self, role: str) -> bool:
         return USER_ROLES.index(self.role) >= USER_ROLES.index(role)
@@ -47,7 +59,7 @@ class LoggedInUser:
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    encode = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
+    encode = lambda raw: base64.b64encode(raw).decode("ascii")
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt)}${encode(digest)}"
 
 
@@ -131,23 +143,34 @@ def authenticate(session: Session, name: str, password: str, now: Optional[datet
     user = session.exec(select(User).where(User.name == name.strip())).first()
     if user is None:
         verify_password(password, _dummy_hash())
+        shown = name.strip()[:_SHOWN_NAME] or "(empty)"
+        session.add(ActivityLog(actor="login form", action="login.unknown", target=shown,
+                                detail="no user by this name"))
         raise UserError("wrong user name or password")
     if user.locked_until is not None and user.locked_until > now:
+        session.add(ActivityLog(actor=user.name, action="login.refused", target=user.name,
+                                detail=f"account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"))
         raise UserError("too many failed logins: this account is locked for a few minutes")
     if not verify_password(password, user.password_hash):
         user.failed_logins += 1
+        session.add(ActivityLog(actor=user.name, action="login.failed", target=user.name,
+                                detail=f"wrong password ({user.failed_logins} of {LOCK_AFTER_FAILURES})"))
         if user.failed_logins >= LOCK_AFTER_FAILURES:
             user.locked_until = now + LOCK_FOR
             user.failed_logins = 0
-        session.add(ActivityLog(actor=user.name, action="login.failed", target=user.name))
+            session.add(ActivityLog(actor=user.name, action="login.locked", target=user.name,
+                                    detail=f"{LOCK_AFTER_FAILURES} failed logins: locked for "
+                                           f"{int(LOCK_FOR.total_seconds() // 60)} minutes"))
         raise UserError("wrong user name or password")
     if not user.active:
+        session.add(ActivityLog(actor=user.name, action="login.refused", target=user.name,
+                                detail="account disabled"))
         raise UserError("this account is disabled; ask an admin")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     session.add(ActivityLog(actor=user.name, action="login", target=user.name))
-    return LoggedInUser(id=user.id, name=user.name, role=user.role)
+    return LoggedInUser(id=user.id, name=user.name, role=user.role, session_epoch=user.session_epoch)
 
 
 def ensure_first_admin(session: Session, name: str = "admin") -> Optional[str]:
@@ -186,4 +209,35 @@ def current_user(session: Session, user_id: int) -> Optional[LoggedInUser]:
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None
-    return LoggedInUser(id=user.id, name=user.name, role=user.role)
+    return LoggedInUser(id=user.id, name=user.name, role=user.role, session_epoch=user.session_epoch)
+
+
+def log_out_everywhere(session: Session, user_id: int) -> None:
+    """End every session of this user, in every browser: their sessions' epoch is now out of date."""
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    user.session_epoch += 1
+    session.add(ActivityLog(actor=user.name, action="logout", target=user.name, detail="every session ended"))
+
+
+def record_session_expired(session: Session, user: LoggedInUser, idle_minutes: int) -> None:
+    session.add(ActivityLog(actor=user.name, action="session.expired", target=user.name,
+                            detail=f"no activity for {idle_minutes} minutes"))
+
+
+def sign_in_activity(session: Session, limit: int = 200, only_problems: bool = False) -> list[dict]:
+    """The latest sign-in events, newest first, for admins: who, what, when, and why it was refused."""
+    actions = SIGN_IN_ACTIONS if not only_problems else ("login.failed", "login.unknown", "login.locked",
+                                                         "login.refused")
+    rows = session.exec(select(ActivityLog).where(ActivityLog.action.in_(actions))
+                        .order_by(ActivityLog.at.desc(), ActivityLog.id.desc()).limit(limit))
+    return [{"when": r.at, "who": r.actor, "event": r.action, "account": r.target, "detail": r.detail} for r in rows]
+
+
+def sign_in_summary(session: Session, since: datetime) -> dict[str, int]:
+    """Counts of sign-in events since a time, and how many accounts are locked now."""
+    counts = dict(session.exec(select(ActivityLog.action, func.count()).where(
+        ActivityLog.action.in_(SIGN_IN_ACTIONS), ActivityLog.at >= since).group_by(ActivityLog.action)).all())
+    locked = session.exec(select(func.count()).select_from(User).where(User.locked_until > utcnow())).one()
+    return {**{action: counts.get(action, 0) for action in SIGN_IN_ACTIONS}, "locked_now": locked}

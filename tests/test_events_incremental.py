@@ -16,11 +16,21 @@ from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from monitor.alerts.events import (
-    WIRE_COPY_SIMILARITY, build_alerts, count_independent_outlets, signature, similarity,
+    WIRE_COPY_SIMILARITY,
+    build_alerts,
+    count_independent_outlets,
+    signature,
+    similarity,
 )
 from monitor.store.db import session_scope
 from monitor.store.schema import (
-    Alert, AlertArticle, AlertCorroborationKey, Article, ArticleFingerprint, Classification, Facility,
+    Alert,
+    AlertArticle,
+    AlertCorroborationKey,
+    Article,
+    ArticleFingerprint,
+    Classification,
+    Facility,
     FacilityMention,
 )
 

@@ -59,7 +59,7 @@ def internet(monkeypatch, feed_server):
 
     def create_connection(address, *args, **kwargs):
         connected.append(address)
-        host, port = address
+        host, _port = address
         if host == PUBLIC_ROUTE:
             return real_connect(("127.0.0.1", feed_server.httpd.server_address[1]), *args, **kwargs)
         return real_connect(address, *args, **kwargs)

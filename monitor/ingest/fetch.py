@@ -32,7 +32,7 @@ _CHUNK = 64 * 1024
 
 # Why a fetch produced no usable body, for the feed's health and for tests; "stopped" is the pipeline's own
 # (the worker is stopping, or its claim on the feed ran out) and is never recorded as a feed failure.
-FetchErrorKind = Literal["scheme", "url", "encoding", "too_large", "timeout", "redirect", "http", "network",
+FetchErrorKind = Literal["scheme", "url", "address", "encoding", "too_large", "timeout", "redirect", "http", "network",
                          "stopped"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from monitor.dashboard.context import DashboardContext
-from monitor.dashboard.views import alerts, facilities, feeds, model, reports
+from monitor.dashboard.views import activity, alerts, facilities, feeds, model, reports
 
 PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Alerts": alerts.render,
@@ -13,4 +13,7 @@ PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Feeds": feeds.render,
     "Model": model.render,
     "Reports": reports.render,
+    "Activity": activity.render,
 }
+# Pages offered only from this role up (the page checks again); the rest are for every logged-in user.
+PAGE_ROLES: dict[str, str] = {"Activity": "admin"}
