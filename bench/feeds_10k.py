@@ -179,7 +179,8 @@ def main() -> None:
     server.start()
     port = ports.get(timeout=30)
     base = f"http://127.0.0.1:{port}"
-    flags = {"fetch_workers": args.fetch_workers, "allow_private_feeds": True}  # and the default per-host limit (2), over HOSTS hosts
+    # The default per-host limit (2) applies, over HOSTS hosts; loopback feeds need allow_private_feeds.
+    flags = {"fetch_workers": args.fetch_workers, "allow_private_feeds": True}
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         flags["database_url"] = url

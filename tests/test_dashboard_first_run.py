@@ -64,7 +64,7 @@ def test_demo_dates_move_by_whole_days_so_the_newest_story_is_from_the_last_day(
         assert [d + shift for d in dates] == moved[name]
         assert [d.utcoffset() for d in dates] == [d.utcoffset() for d in moved[name]]  # zones kept
     # The parser reads the moved dates: RSS and Atom alike.
-    for path, body in dated_relative_to(now):
+    for _path, body in dated_relative_to(now):
         published = [e.published for e in parse_feed(body).entries if e.published]
         assert published and max(published) <= now and min(published) >= now - timedelta(days=6)
 

@@ -200,7 +200,8 @@ def make_client(limits: FetchLimits) -> httpx.Client:
         follow_redirects=False,
         timeout=httpx.Timeout(limits.deadline, connect=limits.connect_timeout),
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate",
-                 "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
+                 "Accept": ("application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, "
+                            "*/*;q=0.5")},
         transport=GuardedTransport(limits.guard, pool_limits),
         trust_env=False,
     )
@@ -247,7 +248,8 @@ def fetch_feed(client: httpx.Client, request: FetchRequest, limits: FetchLimits 
                     return result
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-                    raise FetchError("too_large", f"Content-Length {int(declared):,} exceeds {limits.max_bytes:,} bytes")
+                    raise FetchError("too_large",
+                                     f"Content-Length {int(declared):,} exceeds {limits.max_bytes:,} bytes")
                 decoder = _Decoder(response.headers.get("Content-Encoding", ""), limits.max_bytes)
                 raw_size = 0
                 for chunk in response.iter_raw():  # as received: a chunk size would buffer past the deadline
