@@ -18,7 +18,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from monitor.ingest.fetch import FetchResult
 from monitor.ingest.parse import parse_feed
