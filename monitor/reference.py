@@ -28,11 +28,18 @@ def _commands(group: click.Group, path: str):
             yield sub_path, command
 
 
+# As the group declares them; click caches each command's help option once made, so the contexts built here
+# must say the same or the text would depend on whether a command ran before in this process.
+HELP_OPTION_NAMES = ["-h", "--help"]
+
+
 def _help_text(command: click.Command, path: str) -> str:
     parent = None
     for part in path.split()[:-1]:
-        parent = click.Context(click.Command(part), info_name=part, parent=parent)
-    ctx = click.Context(command, info_name=path.split()[-1], parent=parent, terminal_width=100, max_content_width=100)
+        parent = click.Context(click.Command(part), info_name=part, parent=parent,
+                               help_option_names=HELP_OPTION_NAMES)
+    ctx = click.Context(command, info_name=path.split()[-1], parent=parent, terminal_width=100,
+                        max_content_width=100, help_option_names=HELP_OPTION_NAMES)
     return command.get_help(ctx)
 
 
