@@ -171,6 +171,16 @@ def _load_checkpoint(directory: Path, network, optimizer, fingerprint: str) -> O
     return position
 
 
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    pool = batch_size * POOL_BATCHES
+    return sum((min(pool, examples - start) + batch_size - 1) // batch_size for start in range(0, examples, pool))
+
+
+def total_steps(examples: int, config: EncoderTrainingConfig) -> int:
+    total = steps_per_epoch(examples, config.batch_size) * config.epochs
+    return min(total, config.max_steps) if config.max_steps is not None else total
+
+
 def fine_tune(texts: Sequence[str], y: np.ndarray, config: EncoderTrainingConfig = EncoderTrainingConfig(),
               checkpoint_dir: Optional[Path] = None, resume: bool = False, show_progress: bool = True,
               description: str = "fine-tuning"):
@@ -195,13 +205,8 @@ def fine_tune(texts: Sequence[str], y: np.ndarray, config: EncoderTrainingConfig
          "weight_decay": 0.0},
     ])
     base_rates = [group["lr"] for group in optimizer.param_groups]
-    pool = config.batch_size * POOL_BATCHES
-    steps_per_epoch = sum((min(pool, len(texts) - start) + config.batch_size - 1) // config.batch_size
-                          for start in range(0, len(texts), pool))
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    warmup = max(1, int(total_steps * config.warmup_fraction))
+    total = total_steps(len(texts), config)
+    warmup = max(1, int(total * config.warmup_fraction))
     fingerprint = data_fingerprint(texts, y, config)
     position = {"epoch": 0, "step_in_epoch": 0, "global_step": 0}
     if resume and checkpoint_dir is not None:
@@ -212,7 +217,7 @@ def fine_tune(texts: Sequence[str], y: np.ndarray, config: EncoderTrainingConfig
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=position["global_step"], desc=description, unit="step",
+    bar = tqdm(total=total, initial=position["global_step"], desc=description, unit="step",
                disable=not show_progress, dynamic_ncols=True)
     network.train()
     global_step = position["global_step"]
@@ -221,14 +226,15 @@ def fine_tune(texts: Sequence[str], y: np.ndarray, config: EncoderTrainingConfig
     for epoch in range(position["epoch"], config.epochs):
         batches = _epoch_batches(lengths, config.batch_size, config.seed, epoch)
         first = position["step_in_epoch"] if epoch == position["epoch"] else 0
+        next_step = first
         for step in range(first, len(batches)):
-            if global_step >= total_steps:
+            if global_step >= total:
                 break
             chosen = batches[step]
             input_ids, attention_mask = encode_batch(tokenizer, [texts[i] for i in chosen])
             target = torch.from_numpy(y[chosen])
             scale = (global_step + 1) / warmup if global_step < warmup else \
-                max(0.0, (total_steps - global_step) / max(1, total_steps - warmup))
+                max(0.0, (total - global_step) / max(1, total - warmup))
             for group, rate in zip(optimizer.param_groups, base_rates):
                 group["lr"] = rate * scale
             logits = network(torch.from_numpy(input_ids), torch.from_numpy(attention_mask))
@@ -238,6 +244,7 @@ def fine_tune(texts: Sequence[str], y: np.ndarray, config: EncoderTrainingConfig
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimizer.step()
             global_step += 1
+            next_step = step + 1
             value = float(loss.detach())
             running = value if running is None else 0.95 * running + 0.05 * value
             bar.update(1)
@@ -247,10 +254,12 @@ def fine_tune(texts: Sequence[str], y: np.ndarray, config: EncoderTrainingConfig
                                  {"epoch": epoch, "step_in_epoch": step + 1, "global_step": global_step,
                                   "fingerprint": fingerprint})
         if checkpoint_dir is not None:
+            # Cut short by max_steps: record the step reached, so a longer run resumes inside this epoch.
+            where = {"epoch": epoch + 1, "step_in_epoch": 0} if next_step >= len(batches) else \
+                {"epoch": epoch, "step_in_epoch": next_step}
             _save_checkpoint(checkpoint_dir, network, optimizer,
-                             {"epoch": epoch + 1, "step_in_epoch": 0, "global_step": global_step,
-                              "fingerprint": fingerprint})
-        if global_step >= total_steps:
+                             {**where, "global_step": global_step, "fingerprint": fingerprint})
+        if global_step >= total:
             break
     bar.close()
     network.eval()

@@ -223,6 +223,28 @@ def fit_and_export_encoder(texts: Sequence[str], y: np.ndarray, directory: Path,
     return export_onnx(network, directory / ENCODER_FILE, base_tokenizer_path())
 
 
+def _finished_holdout_run(directory: Path, texts: Sequence[str], y: np.ndarray, config,
+                          holdout_index: np.ndarray) -> Optional[HoldoutRun]:
+    """The held-out scores of an earlier run on the same data and settings, when that run finished."""
+    from monitor.classify.encoder import file_sha256
+    from monitor.classify.encoder_train import data_fingerprint, total_steps
+
+    scores, position = directory / "holdout_scores.npz", directory / "checkpoint" / "position.json"
+    encoder, tokenizer = directory / ENCODER_FILE, (directory / ENCODER_FILE).with_suffix(".tokenizer.json")
+    if not all(path.is_file() for path in (scores, position, encoder, tokenizer)):
+        return None
+    state = json.loads(position.read_text())
+    if state.get("fingerprint") != data_fingerprint(texts, y, config) or \
+            state.get("global_step") != total_steps(len(texts), config):
+        return None
+    saved = np.load(scores, allow_pickle=False)
+    if not np.array_equal(saved["holdout_index"], holdout_index):
+        return None
+    files = {"onnx": encoder.name, "onnx_sha256": file_sha256(encoder), "tokenizer": tokenizer.name,
+             "tokenizer_sha256": file_sha256(tokenizer), "quantized": True}
+    return HoldoutRun(saved["train_index"], saved["holdout_index"], saved["first"], saved["second"], files)
+
+
 def holdout_run(examples: Sequence[CorpusExample], work_dir: Path, config, resume: bool = False,
                 progress: Optional[Callable[[str], None]] = None, show_progress: bool = True) -> HoldoutRun:
     from monitor.classify.encoder import EncoderScorer
@@ -232,11 +254,17 @@ def holdout_run(examples: Sequence[CorpusExample], work_dir: Path, config, resum
     y = label_matrix(examples)
     train_index, holdout_index = holdout_split([ex.labels for ex in examples], [ex.language for ex in examples])
     directory = work_dir / "split"
+    texts = encoder_texts(documents)
+    cached = _finished_holdout_run(directory, [texts[i] for i in train_index], y[train_index], config,
+                                   holdout_index) if resume else None
+    if cached is not None:
+        if progress:
+            progress(f"held-out part: reusing the finished run in {directory}")
+        return cached
     if progress:
         progress(f"held-out part: {len(holdout_index)} of {len(examples)} examples; first stage on the rest")
     first_stage = build_pipeline().fit([documents[i] for i in train_index], y[train_index])
     first = first_stage.predict_proba([documents[i] for i in holdout_index])
-    texts = encoder_texts(documents)
     if progress:
         progress(f"fine-tuning the encoder on {len(train_index)} examples (checkpoints in {directory})")
     files = fit_and_export_encoder([texts[i] for i in train_index], y[train_index], directory, config, resume,

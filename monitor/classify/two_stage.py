@@ -172,7 +172,8 @@ class TwoStageClassifier:
         first = self.first.scores(documents)
         passed = first.max(axis=1) >= self.combination.gate if len(first) else np.zeros(0, dtype=bool)
         out = first.copy()
-        if passed.any():
+        # A weight of 1 (chosen when the encoder adds nothing on the held-out part) needs no encoder run.
+        if passed.any() and self.combination.weight < 1.0:
             chosen = np.flatnonzero(passed)
             second = self.encoder.scores([documents[i] for i in chosen])
             weight = self.combination.weight
