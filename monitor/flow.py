@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from monitor.alerts.events import AlertChanges, build_alerts
 from monitor.alerts.risk import raise_quiet_coverage_alerts, recompute_risk
-from monitor.classify.model import ModelError, SignalClassifier, load_packaged_model
+from monitor.classify.model import ModelError, SignalClassifier, load_model, load_packaged_model
 from monitor.classify.service import SignalAnalyser, classify_pending
 from monitor.ingest.pipeline import CycleReport, FeedOutcome, run_cycle
 from monitor.notify.digest import queue_due_digests
@@ -85,7 +85,8 @@ def load_classifier(engine: Engine, settings: Settings) -> SignalClassifier:
         key = None  # missing: let the loader say so
     if key is not None and key in _loaded:
         return _loaded[key]
-    classifier = SignalClassifier.from_file(path, expected_sha256=sha256) if chosen else load_packaged_model()
+    # load_model reads the card beside the file: two stages when it names an encoder (branch encoder).
+    classifier = load_model(path, expected_sha256=sha256) if chosen else load_packaged_model()
     if key is not None:
         _loaded.clear()  # a replaced or deactivated file drops the old model
         _loaded[key] = classifier

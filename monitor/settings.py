@@ -115,6 +115,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("corpus_dir", "", "path",
             "Training corpus folder for retraining with feedback (dashboard and `monitor models retrain`); empty "
             "means the bundled monitor/corpus/. Point it at a copy to add your own examples.", _parse_str),
+    Setting("retrain_encoder", True, "bool",
+            "Retraining with feedback (the worker's retrain job, `monitor models retrain`) fine-tunes the MiniLM "
+            "second stage too: 30-60 minutes on 2 cores and the train extra installed "
+            "(pip install -e '.[train]'). Off: only the TF-IDF first stage is retrained, in a few minutes.",
+            _parse_bool),
+    Setting("retrain_check_seconds", 60, "int",
+            "How often the worker looks for a retrain requested from the dashboard's Model page.",
+            _int_between(5, 3600)),
     Setting("worker_tick_seconds", 30, "int",
             "How often the worker looks for due feeds (each feed's own schedule decides when it is due).",
             _int_between(1, 3600)),

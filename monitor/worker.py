@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -150,6 +152,41 @@ def daily_job() -> None:
     log.info("daily pass: %d risk scores, %d quiet-coverage alerts; %s", scored, len(quiet), mail.summary())
 
 
+# --- Retraining with feedback (branch encoder): requested on the dashboard's Model page, run here -------
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone_from_this_host(worker: str) -> bool:
+    """A worker on this host whose process no longer exists (a retrain it ran can never finish)."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@_store_errors_logged
+def retrain_job() -> None:
+    """Run the oldest queued retrain request (one at a time per worker; the new version stays inactive)."""
+    from monitor.classify.registry import claim_retrain_request, run_retrain_request
+
+    context = _require_context()
+    request_id = claim_retrain_request(context.engine, worker_identity())
+    if request_id is None:
+        return
+    log.info("retraining with feedback (request %d)", request_id)
+    row = run_retrain_request(context.engine, context.settings, request_id)
+    log.log(logging.INFO if row.state == "done" else logging.ERROR, "retrain request %d %s: %s", request_id,
+            row.state, row.message)
+
+
 def build_scheduler(context: WorkerContext) -> BlockingScheduler:
     jobstore = ResilientJobStore(engine=context.engine, tablename="apscheduler_jobs")
     # Workers starting together would race to create the table (PostgreSQL refuses the second CREATE).
@@ -157,7 +194,8 @@ def build_scheduler(context: WorkerContext) -> BlockingScheduler:
         jobstore.jobs_t.create(context.engine, checkfirst=True)
     scheduler = BlockingScheduler(
         jobstores={"default": jobstore},
-        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        # Three threads: a retrain (minutes to an hour) holds one while polling and mail go on in the others.
+        executors={"default": ThreadPoolExecutor(max_workers=3)},
         job_defaults=JOB_DEFAULTS,
         jobstore_retry_interval=STORE_RETRY_SECONDS,
         timezone=timezone.utc,
@@ -172,6 +210,10 @@ def build_scheduler(context: WorkerContext) -> BlockingScheduler:
                       id="send_outbox", name="send due mail and digests", replace_existing=True)
     scheduler.add_job("monitor.worker:daily_job", "cron", hour=0, minute=30, id="daily", name="daily risk pass",
                       replace_existing=True)
+    # Training takes minutes to an hour: its own job, so polling and mail go on meanwhile.
+    scheduler.add_job("monitor.worker:retrain_job", "interval", seconds=context.settings.retrain_check_seconds,
+                      id="retrain", name="retrain with feedback when requested", replace_existing=True,
+                      next_run_time=utcnow())
     return scheduler
 
 
@@ -188,6 +230,15 @@ def run_worker(settings: Settings, engine: Engine) -> None:
         # happen inside the signal handler that interrupted the scheduler's own loop.
         threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
+    from monitor.classify.registry import fail_abandoned_requests
+
+    try:
+        abandoned = fail_abandoned_requests(engine, _gone_from_this_host)
+    except (OperationalError, DBAPIError) as exc:
+        abandoned = 0
+        log.warning("retrain requests not checked: %s", _described(exc))
+    if abandoned:
+        log.warning("%d retrain request(s) were left running by a stopped worker; marked failed", abandoned)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker started: store %s, feeds file %s", settings.database_url, settings.feeds_file)

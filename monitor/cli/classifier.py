@@ -16,12 +16,12 @@ _MODEL_OPTION = dict(type=click.Path(exists=True, dir_okay=False, path_type=Path
 
 
 def _load_classifier(app: AppContext, model: Path | None):
-    from monitor.classify.model import SignalClassifier
+    from monitor.classify.model import load_model
     from monitor.classify.registry import load_active_classifier
 
     with library_errors(app):
         if model:
-            return SignalClassifier.from_file(model)
+            return load_model(model)  # two stages when the card beside it names an encoder
         return load_active_classifier(app.engine_if_initialised(), app.settings)
 
 
@@ -29,26 +29,50 @@ def _load_classifier(app: AppContext, model: Path | None):
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of *.jsonl training files (default: the bundled monitor/corpus).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Model file to write (default: models/classifier.skops).")
+              help="First-stage model file to write (default: models/classifier.skops); the encoder's ONNX graph "
+                   "and tokenizer are written beside it.")
 @click.option("--card", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Model card to write (default: model_card.json beside the model).")
 @click.option("--evaluate", "datasets", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Also evaluate on this labelled JSONL file (repeatable) and put the figures in the model card.")
-def train(corpus: Path | None, output: Path | None, card: Path | None, datasets: tuple[Path, ...]) -> None:
-    """Train the classifier on the corpus; write the model (skops) and its model card."""
-    from monitor.classify.train import train_and_write
+              help="Evaluate on this labelled JSONL file (repeatable); the card marks its figures as on data used "
+                   "for choosing (e.g. the spent dev set).")
+@click.option("--confirm", "confirm_sets", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Evaluate on this labelled JSONL file that nothing was chosen with (repeatable); the card shows "
+                   "its figures as on untouched data.")
+@click.option("--encoder/--no-encoder", default=True, show_default=True,
+              help="Also fine-tune the MiniLM second stage (needs the train extra; 30-60 minutes on 2 cores). "
+                   "--no-encoder trains the TF-IDF model alone, in minutes.")
+@click.option("--resume", is_flag=True, help="Carry on from the last checkpoint of an interrupted fine-tune.")
+@click.option("--refit-encoder/--keep-split-encoder", default=True, show_default=True,
+              help="After choosing on the held-out part, fine-tune the encoder again on the whole corpus (twice the "
+                   "time), or ship the one trained without the held-out part (its held-out figures are then its own).")
+@click.option("--encoder-steps", type=click.IntRange(min=1), default=None,
+              help="Stop each fine-tune after this many steps (the learning rate schedule ends there).")
+@click.option("--encoder-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Epochs of each fine-tune.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where checkpoints and the held-out scores go (default: data/encoder-training).")
+def train(corpus: Path | None, output: Path | None, card: Path | None, datasets: tuple[Path, ...],
+          confirm_sets: tuple[Path, ...], encoder: bool, resume: bool, refit_encoder: bool,
+          encoder_steps: int | None, encoder_epochs: int, work_dir: Path | None) -> None:
+    """Train the classifier on the corpus: the TF-IDF first stage and the fine-tuned encoder second stage.
 
-    with library_errors():
-        written = train_and_write(corpus, output, card, datasets,
-                                  progress=lambda message: click.echo(f"  {message}", err=True))
-    for name, text in written.evaluations_text:
-        click.echo(f"== {name}")
-        click.echo(text)
-    click.echo(f"Wrote {written.model_path} (version {written.card['version']}, sha256 "
-               f"{written.card['sha256'][:12]}...) and {written.card_path}.")
-    for label, figures in written.card["cross_validation"]["per_label"].items():
-        click.echo(f"  {label:<22} cv precision {figures['precision']:.3f} recall {figures['recall']:.3f} "
-                   f"f1 {figures['f1']:.3f} threshold {figures['threshold']:.2f}")
+    A stratified fifth of the corpus is held out to choose how the stages combine (gate, weight, per-label
+    thresholds). Writes the model files (skops and int8 ONNX, never pickle) and the model card with their
+    sha256 and every figure, marked by whether it was measured on data used for choosing.
+    """
+    from monitor.classify.training_run import TrainingRunError, run_training
+
+    try:
+        written = run_training(corpus=corpus, output=output, card=card, chosen_sets=datasets,
+                               untouched_sets=confirm_sets, encoder=encoder, resume=resume,
+                               refit_encoder=refit_encoder, encoder_steps=encoder_steps,
+                               encoder_epochs=encoder_epochs, work_dir=work_dir,
+                               progress=lambda message: click.echo(f"  {message}", err=True))
+    except TrainingRunError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(written.summary())
 
 
 def _evaluate_checks(app: AppContext, model: Path | None, checks_dir: Path, as_json: bool) -> None:
@@ -148,15 +172,17 @@ def models_list(app: AppContext) -> None:
 @models.command("retrain")
 @click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Corpus folder (default: the bundled monitor/corpus/).")
+@click.option("--encoder/--no-encoder", default=None,
+              help="Also fine-tune the encoder second stage (default: the retrain_encoder setting).")
 @pass_app
-def models_retrain(app: AppContext, corpus_dir: Path | None) -> None:
+def models_retrain(app: AppContext, corpus_dir: Path | None, encoder: bool | None) -> None:
     """Train a new version on the corpus plus analysts' confirmed/dismissed alerts; it is not activated."""
     from monitor.classify.registry import retrain_with_feedback
 
     app.require_store()
     with library_errors(app):
         row = retrain_with_feedback(app.engine, app.settings, actor(), progress=lambda m: click.echo(f"  {m}"),
-                                    corpus_dir=corpus_dir)
+                                    corpus_dir=corpus_dir, encoder=encoder, show_progress=True)
     click.echo(f"Trained {row.version}; compare it with `monitor models list`, then `monitor models activate "
                f"{row.version}`.")
 

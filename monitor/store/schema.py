@@ -423,6 +423,27 @@ class ModelVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# Retrain requests: the dashboard queues, the worker trains.
+RETRAIN_STATES = ("queued", "running", "done", "failed")
+
+
+class RetrainRequest(SQLModel, table=True):
+    """A request to retrain the classifier with analysts' feedback; the worker's retrain job runs it."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime = Field(default_factory=utcnow, index=True)
+    # queued -> running -> done | failed (see RETRAIN_STATES)
+    state: str = Field(default="queued", max_length=10, index=True)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    # The last progress line while running; the error when failed.
+    message: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    version: Optional[str] = Field(default=None, max_length=80)  # the version it trained, when done
+    worker: Optional[str] = Field(default=None, max_length=200)  # host:pid of the worker running it
+
+
+
 
 class User(SQLModel, table=True):
     """A dashboard login. Only a salted scrypt hash of the password is stored."""

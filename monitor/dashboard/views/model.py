@@ -1,4 +1,8 @@
-"""Model: the active classifier and its card, analysts' feedback, retraining and (admin) activation."""
+"""Model: the active classifier and its card, analysts' feedback, retraining and (admin) activation.
+
+The card's figures come in two tables: on data used for choosing (optimistic) and on untouched data.
+Retraining runs in the worker: the page queues a request and shows how it is going.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ import streamlit as st
 from sqlmodel import Session
 
 from monitor.classify import registry
+from monitor.classify.card import figure_rows, split_rows
 from monitor.dashboard.context import DashboardContext, when
-from monitor.store.schema import LABELS
 
 
 def _versions(session: Session) -> list[dict]:
@@ -23,19 +27,34 @@ def _feedback(session: Session) -> dict:
             "articles": counts.articles}
 
 
+def _retrain_requests(session: Session) -> list[dict]:
+    return [{"requested": r.requested_at, "by": r.requested_by, "state": r.state, "started": r.started_at,
+             "finished": r.finished_at, "version": r.version or "", "message": r.message}
+            for r in registry.retrain_requests(session)]
+
+
+FIGURE_COLUMNS = ["data", "chosen with it", "items", "measure", "support", "precision [95%]", "recall [95%]",
+                  "f1 [95%]"]
+
+
 def card_metrics(card: dict) -> pd.DataFrame:
-    """Per-label cross-validated figures, plus the dev-set incident figures when the card has them."""
-    per_label = (card.get("cross_validation") or {}).get("per_label") or {}
-    rows = [{"measure": f"{label} (cv)", "precision": per_label[label].get("precision"),
-             "recall": per_label[label].get("recall"), "f1": per_label[label].get("f1")}
-            for label in LABELS if label in per_label]
-    for evaluation in card.get("evaluation") or []:
-        incident = evaluation.get("incident") or {}
-        if incident:
-            rows.append({"measure": f"incident on {evaluation.get('dataset', 'dev set')}",
-                         "precision": incident.get("precision"), "recall": incident.get("recall"),
-                         "f1": incident.get("f1")})
-    return pd.DataFrame(rows, columns=["measure", "precision", "recall", "f1"])
+    """Every figure in the card with its data, counts, 95% intervals and whether it was chosen with."""
+    return pd.DataFrame(figure_rows(card), columns=FIGURE_COLUMNS)
+
+
+def _figure_tables(card: dict, key: str) -> None:
+    chosen, untouched = split_rows(card)
+    st.markdown("**On data nobody chose anything with**")
+    if untouched:
+        st.dataframe(pd.DataFrame(untouched, columns=FIGURE_COLUMNS), hide_index=True, width="stretch",
+                     key=f"{key}_untouched")
+    else:
+        st.caption("None in this card: its figures all come from data used for choosing.")
+    st.markdown("**On data used for choosing (optimistic)**")
+    st.caption("Cues, thresholds and how the two stages combine were chosen on these, so they overstate how the "
+               "model does on new news.")
+    st.dataframe(pd.DataFrame(chosen, columns=FIGURE_COLUMNS), hide_index=True, width="stretch",
+                 key=f"{key}_chosen")
 
 
 def render(ctx: DashboardContext) -> None:
@@ -55,7 +74,14 @@ def render(ctx: DashboardContext) -> None:
                    f"{when(active['activated_at'])} UTC by {active['activated_by'] or 'unknown'}")
         if card.get("model"):
             st.text(card["model"])
-        st.dataframe(card_metrics(card), hide_index=True, width="stretch", key="active_metrics")
+        encoder = card.get("encoder") or {}
+        if encoder:
+            combination = card.get("combination") or {}
+            st.caption(f"Second stage {encoder.get('onnx')} (sha256 {str(encoder.get('onnx_sha256'))[:12]}…, "
+                       f"{'int8' if encoder.get('quantized') else 'float'}, {encoder.get('max_tokens')} tokens, "
+                       f"trained on {encoder.get('trained_on', '?')}); gate {combination.get('gate')}, "
+                       f"weight of the first stage {combination.get('weight')}")
+        _figure_tables(card, "active")
 
     feedback = ctx.read(_feedback)
     st.subheader("Analyst feedback")
@@ -74,21 +100,30 @@ def render(ctx: DashboardContext) -> None:
     if not ctx.can("admin"):
         st.caption("Retraining and switching versions are for admins.")
         return
-    if st.button("Retrain with feedback", key="retrain", disabled=feedback["articles"] == 0,
-                 help="Trains on the corpus plus every confirmed or dismissed article; the new version is not "
-                      "used until you activate it."):
-        with st.status("Training a new version (a few minutes)…", expanded=True) as status:
-            try:
-                row = registry.retrain_with_feedback(ctx.engine, ctx.settings, ctx.user.name,
-                                                     progress=lambda message: st.write(message))
-            except registry.RegistryError as exc:
-                status.update(label="Training did not run", state="error")
-                st.error(str(exc))
-                return
-            status.update(label=f"Trained {row.version}", state="complete")
-        st.cache_data.clear()
-        st.session_state["compare_version"] = row.version
+    requests = ctx.read(_retrain_requests)
+    pending = next((r for r in requests if r["state"] in ("queued", "running")), None)
+    if st.button("Retrain with feedback", key="retrain", disabled=feedback["articles"] == 0 or pending is not None,
+                 help="Queues a retrain on the corpus plus every confirmed or dismissed article; the worker runs "
+                      "it (fine-tuning the encoder takes 30-60 minutes) and the new version is not used until you "
+                      "activate it."):
+        try:
+            ctx.write(lambda s: registry.request_retrain(s, ctx.user.name))
+        except registry.RegistryError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["flash"] = "Retrain queued: the worker picks it up within a minute."
         st.rerun()
+    if pending is not None:
+        st.info(f"Retrain {pending['state']} (requested by {pending['by']} at {when(pending['requested'])} UTC): "
+                f"{pending['message'] or 'waiting for the worker'}")
+    if requests:
+        table = pd.DataFrame(requests)
+        for column in ("requested", "started", "finished"):
+            table[column] = table[column].map(when)
+        st.dataframe(table, hide_index=True, width="stretch", key="retrain_requests")
+        latest_done = next((r for r in requests if r["state"] == "done" and r["version"]), None)
+        if latest_done and "compare_version" not in st.session_state:
+            st.session_state["compare_version"] = latest_done["version"]
 
     others = [v for v in versions if not v["active"]]
     if others:
