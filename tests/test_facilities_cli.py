@@ -138,11 +138,11 @@ def test_export_round_trips_and_guards_against_formula_injection(run_cli, tmp_pa
 
 def test_a_later_row_naming_an_alias_of_an_earlier_new_row_updates_it(run_cli, tmp_path, engine):
     path = _write(tmp_path / "batch.csv", _csv_text(
-        {"name": "Kotonkarfe custodial centre", "aliases": "Koton Karfe prison", "country": "NG"},
-        {"name": "Koton Karfe prison", "country": "NG", "capacity": "560"},
+        {"name": "Idah custodial centre", "aliases": "Idah prison", "country": "NG"},
+        {"name": "Idah prison", "country": "NG", "capacity": "560"},
     ))
     assert "1 added, 1 updated" in run_cli("facilities", "import", str(path)).output
     with Session(engine) as session:
         rows = list(session.exec(select(Facility).where(Facility.country == "NG",
-                                                        Facility.name.like("Koto%"))))
-    assert [(r.name, r.capacity) for r in rows] == [("Kotonkarfe custodial centre", 560)]
+                                                        Facility.name.like("Idah%"))))
+    assert [(r.name, r.capacity) for r in rows] == [("Idah custodial centre", 560)]
