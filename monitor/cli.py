@@ -531,6 +531,11 @@ def subscribers_add(app: AppContext, who: str, urls, no_urls, facilities_, count
     _require_store(app)
     if "@" in who and not is_email(who):
         raise click.BadParameter(f"{who!r} is not an email address", param_hint="EMAIL|NAME")
+    from monitor.store.schema import LABELS
+
+    bad_labels = [label for label in labels if label not in LABELS]
+    if bad_labels:
+        raise click.BadParameter(f"unknown label(s) {bad_labels}; labels: {', '.join(LABELS)}", param_hint="--label")
     if not is_email(who) and not urls:
         raise click.BadParameter(f"{who!r} is not an email address; a subscriber known by a name needs --url",
                                  param_hint="EMAIL|NAME")

@@ -170,7 +170,8 @@ def subscriber_rows(session: Session) -> list[dict]:
     """Every subscriber with its rules and its URLs masked: what the CLI and the dashboard show."""
     subscribers = list(session.exec(select(Subscriber).order_by(Subscriber.email, Subscriber.name)))
     wanted = {i for s in subscribers for i in s.facility_ids or []}
-    names = dict(session.exec(select(Facility.id, Facility.name).where(Facility.id.in_(wanted)))) if wanted else {}
+    names = {i: n for i, n in session.exec(select(Facility.id, Facility.name).where(Facility.id.in_(wanted)))} \
+        if wanted else {}
     rows = []
     for s in subscribers:
         rows.append({
