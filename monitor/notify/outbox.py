@@ -185,8 +185,8 @@ def enqueue_for_alerts(engine: Engine, settings: Settings, alert_ids: Iterable[i
                 if not subscriber_matches(subscriber, alert, country, watch=watch):
                     continue
                 mail = mail or render_alert(session, alert, settings.dashboard_url, reason)
-                queued += queue_notification(session, subscriber, alert.id, reason, f"{alert.id}:{subscriber.id}:{reason}",
-                                             mail.subject, mail.text, mail.html)
+                queued += queue_notification(session, subscriber, alert.id, reason,
+                                             f"{alert.id}:{subscriber.id}:{reason}", mail.subject, mail.text, mail.html)
             alert.notified_severity = alert.severity
     return queued
 
