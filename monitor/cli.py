@@ -447,23 +447,68 @@ def feeds_list(app: AppContext, problems: bool, as_json: bool) -> None:
 
 
 @feeds.command("add")
-@click.argument("name")
-@click.argument("url")
+@click.argument("name_or_url")
+@click.argument("url", required=False)
 @click.option("--interval", "interval_minutes", type=click.IntRange(1, 10080), default=None,
               help="Minutes between polls (default: the poll_interval_minutes setting).")
 @click.option("--language", default=None, help="Language code of the feed, e.g. en, ar, fr.")
 @click.pass_obj
-def feeds_add(app: AppContext, name: str, url: str, interval_minutes: int | None, language: str | None) -> None:
-    """Add a feed by hand (kept when feeds.yaml is synced); it is polled at the next cycle."""
+def feeds_add(app: AppContext, name_or_url: str, url: str | None, interval_minutes: int | None,
+              language: str | None) -> None:
+    """Add a feed by hand (kept when feeds.yaml is synced); it is polled at the next cycle.
+
+    `monitor feeds add URL` takes a feed's URL or a web page's: a page's feed is found from its
+    <link rel="alternate"> tags, and the name is taken from the feed's title. `monitor feeds add NAME URL`
+    names it yourself (the URL is then used as given).
+    """
     from monitor.ingest.feed_admin import FeedAdminError, add_feed
+    from monitor.ingest.opml import FeedSourceError, discover_feed, name_for
+    from monitor.ingest.pipeline import limits_from
+
+    _require_store(app)
+    try:
+        found = discover_feed(name_or_url, limits_from(app.settings)) if url is None else None
+        with session_scope(app.engine) as session:
+            name, url = (name_for(session, found.title, found.url), found.url) if found else (name_or_url, url)
+            add_feed(session, name, url, _actor(), interval_minutes=interval_minutes, language=language)
+    except (FeedAdminError, FeedSourceError, InvalidRow) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Added {name} ({url}); it is polled at the next cycle.")
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Add the good outlines and report the bad ones.")
+@click.pass_obj
+def feeds_import(app: AppContext, file: Path, skip_invalid: bool) -> None:
+    """Add the feeds of an OPML file; any bad outline means nothing is added (unless --skip-invalid)."""
+    from monitor.ingest.opml import FeedSourceError, import_opml
 
     _require_store(app)
     try:
         with session_scope(app.engine) as session:
-            add_feed(session, name, url, _actor(), interval_minutes=interval_minutes, language=language)
-    except (FeedAdminError, InvalidRow) as exc:
+            report = import_opml(session, file.read_bytes(), _actor(), skip_invalid=skip_invalid)
+            if report.bad and not skip_invalid:
+                raise FeedSourceError("nothing imported; bad outline(s): " + "; ".join(report.bad))
+    except (FeedSourceError, InvalidRow) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Added {name}; it is polled at the next cycle.")
+    for problem in report.bad:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(f"Imported {len(report.added)} feed(s); {len(report.already)} already polled"
+               + (f"; {len(report.bad)} skipped" if report.bad else "") + ".")
+
+
+@feeds.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def feeds_export(app: AppContext, file: Path) -> None:
+    """Write the feed list as OPML 2.0 (for another reader, or `monitor feeds import` elsewhere)."""
+    from monitor.ingest.opml import export_opml
+
+    _require_store(app)
+    with Session(app.engine) as session:
+        file.write_bytes(export_opml(session))
+    click.echo(f"Wrote {file}.")
 
 
 @feeds.command("enable")
