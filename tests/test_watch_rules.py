@@ -91,3 +91,61 @@ def test_a_watch_rule_alerts_its_owner_on_new_articles_signal_or_not(run_cli, da
         assert "no watch rule" in run_cli("watch", "remove", "banks", expect=1).output
     finally:
         receiver.stop()
+
+
+# --- the dashboard's Subscriptions page (AppTest) -------------------------------------------------------------
+
+def _by_label(elements, label):
+    return next(e for e in elements if e.label == label)
+
+
+def test_the_subscriptions_page_manages_rules_and_masked_urls(run_cli, initialised, engine, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from monitor.store.db import session_scope
+    from monitor.users import create_user
+    from tests.conftest import REPO_ROOT
+
+    secret = "Zq8hookSecret"
+    with session_scope(engine) as session:
+        create_user(session, "adam", "admin", "a-long-test-password", actor="test")
+        create_user(session, "vera", "viewer", "a-long-test-password", actor="test")
+    run_cli("subscribers", "add", "desk@example.org")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", initialised)
+
+    def logged_in(name):
+        at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=90)
+        at.run()
+        at.text_input[0].input(name)
+        at.text_input[1].input("a-long-test-password")
+        at.button[0].click().run()
+        at.sidebar.radio(key="page").set_value("Subscriptions").run()
+        assert not at.exception, at.exception
+        return at
+
+    at = logged_in("adam")
+    _by_label(at.text_input, "Rule name").input("camps")
+    _by_label(at.text_input, "Words or phrases").input("Roj or Shaddadi")
+    _by_label(at.button, "Add rule").click().run()
+    assert not at.exception, at.exception
+    assert "camps" in list(at.dataframe[0].value["name"])
+    _by_label(at.text_input, "URL (Apprise form: json://…, slack://…, tgram://…, ntfy://…)").input(
+        f"json://bot:{secret}@127.0.0.1:9/hook")
+    _by_label(at.button, "Add URL").click().run()
+    assert not at.exception, at.exception
+    subscribers = next(f.value for f in at.dataframe if "urls" in f.value.columns)
+    assert list(subscribers["urls"]) == ["json://bot:****@127.0.0.1:9/hook"]
+    page = "\n".join(str(e.value) for kind in ("markdown", "text", "caption", "success", "error", "info")
+                     for e in getattr(at, kind)) + subscribers.to_string()
+    assert secret not in page
+    run_output = run_cli("subscribers", "list").output
+    assert secret not in run_output and "json://bot:****@127.0.0.1:9/hook" in run_output
+
+    # A bad rule is refused with the reason; a viewer sees the rules and masked URLs but no forms.
+    _by_label(at.text_input, "Rule name").input("empty")
+    _by_label(at.text_input, "Words or phrases").input("")
+    _by_label(at.button, "Add rule").click().run()
+    assert any("either words" in str(e.value) for e in at.error), [e.value for e in at.error]
+    viewer = logged_in("vera")
+    assert not [b for b in viewer.button if b.label in ("Add rule", "Add URL", "Remove URL")]
+    assert "Notification URLs are managed by admins." in [c.value for c in viewer.caption]

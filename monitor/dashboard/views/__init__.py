@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from monitor.dashboard.context import DashboardContext
-from monitor.dashboard.views import alerts, facilities, feeds, model, reports
+from monitor.dashboard.views import alerts, facilities, feeds, model, reports, subscriptions
 
 PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Alerts": alerts.render,
@@ -13,4 +13,5 @@ PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Feeds": feeds.render,
     "Model": model.render,
     "Reports": reports.render,
+    "Subscriptions": subscriptions.render,
 }
