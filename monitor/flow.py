@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from monitor.alerts.events import AlertChanges, build_alerts
 from monitor.alerts.risk import raise_quiet_coverage_alerts, recompute_risk
+from monitor.alerts.watch import raise_watch_alerts
 from monitor.classify.model import ModelError, SignalClassifier, load_model, load_packaged_model
 from monitor.classify.service import SignalAnalyser, classify_pending
 from monitor.ingest.pipeline import CycleReport, FeedOutcome, run_cycle
@@ -44,6 +45,7 @@ class FlowReport:
     classification_skipped: Optional[str] = None
     classified_ids: list[int] = field(default_factory=list)
     alerts: AlertChanges = field(default_factory=AlertChanges)
+    watch_alerts: list[int] = field(default_factory=list)
     queued: int = 0
     mail: Optional[SendReport] = None
 
@@ -56,6 +58,8 @@ class FlowReport:
         if self.alerts.created or self.alerts.joined:
             parts.append(f"Alerts: {len(self.alerts.created)} new, {len(set(self.alerts.joined))} updated"
                          + (f", {len(self.alerts.raised)} raised in severity" if self.alerts.raised else "") + ".")
+        if self.watch_alerts:
+            parts.append(f"Watch rules caught {len(self.watch_alerts)} article(s).")
         if self.queued:
             parts.append(f"{self.queued} notification(s) queued.")
         if self.mail is not None and (self.mail.sent or self.mail.waiting or self.mail.retrying or self.mail.failed
@@ -129,6 +133,8 @@ def queue_alerts(engine: Engine, settings: Settings, report: FlowReport) -> None
     """
     # This run's signal articles are among them; articles without a signal never make an alert.
     report.alerts = build_alerts(engine, unalerted_signal_articles(engine))
+    # Watch rules read every classified article, signal or not; their low alerts are mailed below with the rest.
+    report.watch_alerts = raise_watch_alerts(engine)
     recompute_risk(engine, alert_facility_ids(engine, report.alerts.created + report.alerts.joined))
     report.queued = enqueue_for_alerts(engine, settings, alerts_awaiting_mail(engine))
     report.queued += queue_due_digests(engine, settings)

@@ -107,6 +107,7 @@ class AppContext:
 def _user_errors() -> tuple[type[Exception], ...]:
     from monitor.alerts.queries import AlertNotFound
     from monitor.alerts.triage import TriageError
+    from monitor.alerts.watch import WatchError
     from monitor.classify.model import ModelError
     from monitor.classify.registry import RegistryError
     from monitor.facilities.csv_io import CsvFormatError
@@ -114,13 +115,14 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from monitor.facilities.lookup import FacilityLookupError
     from monitor.ingest.feed_admin import FeedAdminError
     from monitor.ingest.feeds import FeedsFileError
-    from monitor.notify.subscribers import SubscriberError
-    from monitor.reports.gather import ReportError
+    from monitor.ingest.opml import FeedSourceError
+    from monitor.notify.subscriptions import SubscriptionError
+    from monitor.reports.model import ReportError
     from monitor.users import UserError
 
     return (AlertNotFound, TriageError, ModelError, RegistryError, CsvFormatError, KnowledgeBaseError,
-            FacilityLookupError, FeedAdminError, FeedsFileError, SubscriberError, ReportError, UserError, InvalidRow,
-            StoreError)
+            FacilityLookupError, FeedAdminError, FeedsFileError, SubscriptionError, WatchError, FeedSourceError,
+            ReportError, UserError, InvalidRow, StoreError)
 
 
 @contextmanager
@@ -231,6 +233,7 @@ from monitor.cli import (  # noqa: E402,F401  (imported for their commands)
     reports,
     store,
     users,
+    watch,
 )
 
 

@@ -123,7 +123,11 @@ def subscribers() -> None:
 
 
 @subscribers.command("add")
-@click.argument("email")
+@click.argument("who", metavar="EMAIL|NAME")
+@click.option("--url", "urls", multiple=True, metavar="URL",
+              help="A notification URL (Apprise form: json://host/path, slack://..., tgram://..., ntfy://topic, "
+                   "matrix://..., signal://...); repeatable; given, replaces the subscriber's URLs.")
+@click.option("--no-urls", is_flag=True, help="Remove every notification URL (keeps mail).")
 @click.option("--facility", "facilities_", multiple=True, metavar="NAME",
               help="Only alerts at this facility (repeatable).")
 @click.option("--country", "countries", multiple=True, metavar="CC", help="Only alerts in this country (repeatable).")
@@ -132,41 +136,69 @@ def subscribers() -> None:
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="low",
               show_default=True, help="Only alerts at or above this severity.")
 @click.option("--mode", type=click.Choice(SUBSCRIBER_MODES), default="immediate", show_default=True,
-              help="A mail per alert, or one digest a day.")
+              help="A notification per alert, or one digest a day.")
 @click.option("--digest-hour", type=click.IntRange(0, 23), default=None, help="UTC hour of the daily digest.")
 @pass_app
-def subscribers_add(app: AppContext, email: str, facilities_, countries, labels, min_severity, mode,
+def subscribers_add(app: AppContext, who: str, urls, no_urls, facilities_, countries, labels, min_severity, mode,
                     digest_hour) -> None:
-    """Add a subscriber, or replace the rules of an existing one."""
-    from monitor.notify.subscribers import SubscriberRules, save_subscriber
+    """Add a subscriber, or replace the rules of an existing one.
 
-    rules = SubscriberRules(email, facilities_, countries, labels, min_severity, mode, digest_hour)
-    app.change(lambda session: save_subscriber(session, rules),
-               lambda created: f"{'Added' if created else 'Updated'} {email}.")
+    EMAIL|NAME is an email address, or a name for a subscriber reached only through --url. URLs are shown
+    masked everywhere (their tokens and passwords as ****).
+    """
+    from monitor.notify.channels import mask_url
+    from monitor.notify.subscriptions import is_email, save_subscriber
+
+    if "@" in who and not is_email(who):
+        raise click.BadParameter(f"{who!r} is not an email address", param_hint="EMAIL|NAME")
+    bad_labels = [label for label in labels if label not in LABELS]
+    if bad_labels:
+        raise click.BadParameter(f"unknown label(s) {bad_labels}; labels: {', '.join(LABELS)}", param_hint="--label")
+    if not is_email(who) and not urls:
+        raise click.BadParameter(f"{who!r} is not an email address; a subscriber known by a name needs --url",
+                                 param_hint="EMAIL|NAME")
+
+    def save(session):
+        change = save_subscriber(session, who, actor(), urls=[] if no_urls else (list(urls) if urls else None),
+                                 facilities=facilities_, countries=countries, labels=labels,
+                                 min_severity=min_severity, mode=mode, digest_hour=digest_hour)
+        return change.created, [mask_url(u) for u in change.subscriber.notify_urls or []]
+
+    app.change(save, lambda result: f"{'Added' if result[0] else 'Updated'} {who}"
+               + (f" (URLs: {', '.join(result[1])})" if result[1] else "") + ".")
+
+
+def _subscriber_lines(s: dict) -> list[str]:
+    rules = [f"min {s['min_severity']}",
+             s["mode"] + (f" at {s['digest_hour']:02d}:00 UTC" if s["digest_hour"] is not None else "")]
+    if s["facilities"]:
+        rules.append("facilities: " + ", ".join(s["facilities"]))
+    if s["countries"]:
+        rules.append("countries: " + ", ".join(s["countries"]))
+    if s["labels"]:
+        rules.append("labels: " + ", ".join(s["labels"]))
+    return ([f"{s['subscriber']}  ({'; '.join(rules)})" + ("" if s["active"] else "  [inactive]")]
+            + [f"    url {number}: {url}" for number, url in enumerate(s["urls"], 1)])
 
 
 @subscribers.command("list")
 @json_option
 @pass_app
 def subscribers_list(app: AppContext, as_json: bool) -> None:
-    """Every subscriber and its rules."""
-    from monitor.notify.subscribers import list_subscribers
+    """Every subscriber, its rules and its notification URLs (masked)."""
+    from monitor.notify.subscriptions import subscriber_rows
 
     with app.reading() as session:
-        rows = list_subscribers(session)
-    emit(rows, as_json=as_json, empty="No subscribers; add one with `monitor subscribers add EMAIL`.",
-         to_json=lambda v: {"email": v.subscriber.email, "active": v.subscriber.active,
-                            "facilities": v.facility_names, "countries": v.subscriber.countries,
-                            "labels": v.subscriber.labels, "min_severity": v.subscriber.min_severity,
-                            "mode": v.subscriber.mode, "digest_hour": v.subscriber.digest_hour},
-         line=lambda v: f"{v.subscriber.email}  ({v.rules_text()})" + ("" if v.subscriber.active else "  [inactive]"))
+        rows = subscriber_rows(session)
+    emit(rows, as_json=as_json, line=_subscriber_lines,
+         empty="No subscribers; add one with `monitor subscribers add EMAIL` (or NAME --url URL).")
 
 
 @subscribers.command("remove")
-@click.argument("email")
+@click.argument("who", metavar="EMAIL|NAME")
 @pass_app
-def subscribers_remove(app: AppContext, email: str) -> None:
-    """Stop mailing a subscriber (what was sent stays in the audit)."""
-    from monitor.notify.subscribers import remove_subscriber
+def subscribers_remove(app: AppContext, who: str) -> None:
+    """Stop notifying a subscriber (what was sent stays in the audit)."""
+    from monitor.notify.subscriptions import remove_subscriber
 
-    app.change(lambda session: remove_subscriber(session, email), f"Removed {email}.")
+    app.change(lambda session: remove_subscriber(session, who, actor()), f"Removed {who}.")

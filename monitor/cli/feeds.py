@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -108,19 +109,66 @@ def feeds_list(app: AppContext, problems: bool, as_json: bool) -> None:
 
 
 @feeds.command("add")
-@click.argument("name")
-@click.argument("url")
+@click.argument("name_or_url")
+@click.argument("url", required=False)
 @click.option("--interval", "interval_minutes", type=click.IntRange(1, 10080), default=None,
               help="Minutes between polls (default: the poll_interval_minutes setting).")
 @click.option("--language", default=None, help="Language code of the feed, e.g. en, ar, fr.")
 @pass_app
-def feeds_add(app: AppContext, name: str, url: str, interval_minutes: int | None, language: str | None) -> None:
-    """Add a feed by hand (kept when feeds.yaml is synced); it is polled at the next cycle."""
-    from monitor.ingest.feed_admin import add_feed
+def feeds_add(app: AppContext, name_or_url: str, url: str | None, interval_minutes: int | None,
+              language: str | None) -> None:
+    """Add a feed by hand (kept when feeds.yaml is synced); it is polled at the next cycle.
 
-    app.change(lambda session: add_feed(session, name, url, actor(), interval_minutes=interval_minutes,
-                                        language=language, allow_private=app.settings.allow_private_feeds),
-               f"Added {name}; it is polled at the next cycle.")
+    `monitor feeds add URL` takes a feed's URL or a web page's: a page's feed is found from its
+    <link rel="alternate"> tags, and the name is taken from the feed's title. `monitor feeds add NAME URL`
+    names it yourself (the URL is then used as given).
+    """
+    from monitor.ingest.feed_admin import add_feed
+    from monitor.ingest.opml import discover_feed, name_for
+    from monitor.ingest.pipeline import limits_from
+
+    app.require_store()
+    with library_errors(app):
+        found = discover_feed(name_or_url, limits_from(app.settings)) if url is None else None
+
+    def add(session):
+        name, feed_url = (name_for(session, found.title, found.url), found.url) if found else (name_or_url, url)
+        feed = add_feed(session, name, feed_url, actor(), interval_minutes=interval_minutes, language=language,
+                        allow_private=app.settings.allow_private_feeds)
+        return feed.name, feed.url
+
+    app.change(add, lambda added: f"Added {added[0]} ({added[1]}); it is polled at the next cycle.")
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Add the good outlines and report the bad ones.")
+@pass_app
+def feeds_import(app: AppContext, file: Path, skip_invalid: bool) -> None:
+    """Add the feeds of an OPML file; any bad outline means nothing is added (unless --skip-invalid)."""
+    from monitor.ingest.opml import FeedSourceError, import_opml
+
+    with app.changing() as session:
+        report = import_opml(session, file.read_bytes(), actor(), skip_invalid=skip_invalid,
+                             allow_private=app.settings.allow_private_feeds)
+        if report.bad and not skip_invalid:
+            raise FeedSourceError("nothing imported; bad outline(s): " + "; ".join(report.bad))
+    for problem in report.bad:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(f"Imported {len(report.added)} feed(s); {len(report.already)} already polled"
+               + (f"; {len(report.bad)} skipped" if report.bad else "") + ".")
+
+
+@feeds.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def feeds_export(app: AppContext, file: Path) -> None:
+    """Write the feed list as OPML 2.0 (for another reader, or `monitor feeds import` elsewhere)."""
+    from monitor.ingest.opml import export_opml
+
+    with app.reading() as session:
+        file.write_bytes(export_opml(session))
+    click.echo(f"Wrote {file}.")
 
 
 @feeds.command("enable")

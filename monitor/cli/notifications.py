@@ -30,7 +30,7 @@ def notify(app: AppContext) -> None:
 
 @cli.group()
 def notifications() -> None:
-    """The mail outbox: who was sent what, when, and what is still waiting."""
+    """The outbox (mail and notification URLs): who was sent what, when, and what is still waiting."""
 
 
 def _line(row: dict) -> list[str]:
@@ -46,7 +46,7 @@ def _line(row: dict) -> list[str]:
 
 @notifications.command("list")
 @click.option("--status", type=click.Choice(NOTIFICATION_STATUSES), help="Only notifications in this state.")
-@click.option("--subscriber", metavar="EMAIL", help="Only mail to this subscriber.")
+@click.option("--subscriber", metavar="EMAIL|NAME", help="Only notifications to this subscriber.")
 @click.option("--alert", "alert_id", type=int, metavar="ID", help="Only mail about this alert.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
               help="Newest first, at most this many.")

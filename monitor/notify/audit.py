@@ -16,18 +16,22 @@ def notification_rows(engine, *, status: str | None = None, subscriber: str | No
                       alert_id: int | None = None, limit: int = 50) -> list[dict]:
     """The outbox, newest first, as plain dicts (what the command prints and `--json` emits)."""
     with Session(engine) as session:
-        query = (select(Notification, Subscriber.email)
+        query = (select(Notification, Subscriber.email, Subscriber.name)
                  .join(Subscriber, Subscriber.id == Notification.subscriber_id)
                  .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
         if status:
             query = query.where(Notification.status == status)
         if subscriber:
-            query = query.where(func.lower(Subscriber.email) == subscriber.strip().lower())
+            query = query.where((func.lower(Subscriber.email) == subscriber.strip().lower())
+                                | (Subscriber.name == subscriber.strip()))
         if alert_id is not None:
             query = query.where(Notification.alert_id == alert_id)
+        # A URL is shown masked (target_shown was masked when queued); its secrets are never in the outbox.
         return [{
-            "id": n.id, "status": n.status, "recipient": email, "alert_id": n.alert_id, "reason": n.reason,
+            "id": n.id, "status": n.status, "channel": n.channel,
+            "recipient": email if n.channel == "email" else f"{email or name} via {n.target_shown}",
+            "alert_id": n.alert_id, "reason": n.reason,
             "subject": n.subject, "message_id": n.message_id, "attempts": n.attempts,
             "queued_at": n.created_at.isoformat(), "sent_at": n.sent_at.isoformat() if n.sent_at else None,
             "last_error": n.last_error,
-        } for n, email in session.exec(query)]
+        } for n, email, name in session.exec(query)]

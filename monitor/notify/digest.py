@@ -10,9 +10,9 @@ from typing import Optional
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from monitor.alerts.events import alert_place
-from monitor.notify.email import RenderedMail, message_id
-from monitor.notify.outbox import subscriber_matches
+from monitor.alerts.watch import watch_routes
+from monitor.notify.email import RenderedMail, describe_signal, severity_html
+from monitor.notify.outbox import queue_notification, subscriber_matches
 from monitor.settings import Settings
 from monitor.store.db import session_scope
 from monitor.store.schema import Alert, Facility, Notification, Subscriber, utcnow
@@ -23,7 +23,7 @@ DIGEST_SPAN = timedelta(hours=24)
 def _render_digest(session: Session, alerts: list[Alert], day: str, dashboard_url: str) -> RenderedMail:
     by_place: dict[str, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        place, country = alert_place(session, alert)
+        _what, place, country = describe_signal(session, alert)
         by_place[f"{place}{' [' + country + ']' if country else ''}"].append(alert)
     base = dashboard_url.rstrip("/")
     text = [f"Detention-risk digest for {day}: {len(alerts)} alert(s) at {len(by_place)} place(s).", ""]
@@ -34,11 +34,12 @@ def _render_digest(session: Session, alerts: list[Alert], day: str, dashboard_ur
         text.append(place)
         html.append(f"<h3>{escape(place)}</h3><ul>")
         for alert in sorted(by_place[place], key=lambda a: a.last_seen_at, reverse=True):
-            labels = ", ".join(label.replace("_", " ") for label in alert.labels) or "coverage went quiet"
-            line = (f"[{alert.severity.upper()}] {labels}; {alert.outlet_count} outlet(s); "
+            labels = describe_signal(session, alert)[0]
+            line = (f"{labels}; {alert.outlet_count} outlet(s); "
                     f"last seen {alert.last_seen_at:%Y-%m-%d %H:%M} UTC — {alert.severity_reason}")
-            text += [f"  - {line}", f"    {base}/?alert={alert.id}"]
-            html.append(f"<li>{escape(line)} — <a href=\"{escape(base, quote=True)}/?alert={alert.id}\">open</a></li>")
+            text += [f"  - [{alert.severity.upper()}] {line}", f"    {base}/?alert={alert.id}"]
+            html.append(f"<li>{severity_html(alert.severity)} {escape(line)} — "
+                        f"<a href=\"{escape(base, quote=True)}/?alert={alert.id}\">open</a></li>")
         text.append("")
         html.append("</ul>")
     subject = f"Detention-risk digest {day}: {len(alerts)} alert(s)"
@@ -56,21 +57,24 @@ def queue_due_digests(engine: Engine, settings: Settings, now: Optional[datetime
         # Alerts that arrived or changed in the last day, whenever their articles were published.
         recent = session.exec(select(Alert).where(Alert.updated_at >= now - DIGEST_SPAN,
                                                   Alert.status != "dismissed")).all()
-        countries = {a.id: (session.get(Facility, a.facility_id).country if a.facility_id else a.candidate_country)
-                     for a in recent}
+        watched = watch_routes(session, [a.id for a in recent])
+
+        def country_of(alert: Alert):
+            facility_id = watched[alert.id].facility_id if alert.id in watched else alert.facility_id
+            return session.get(Facility, facility_id).country if facility_id else alert.candidate_country
+
+        countries = {a.id: country_of(a) for a in recent}
         for subscriber in subscribers:
             if now.hour < (subscriber.digest_hour if subscriber.digest_hour is not None else settings.digest_hour):
                 continue
             key = f"digest:{subscriber.id}:{day}"
-            if session.exec(select(Notification.id).where(Notification.dedup_key == key)).first():
+            if session.exec(select(Notification.id).where(Notification.dedup_key.startswith(key))).first():
                 continue
-            matching = [a for a in recent if subscriber_matches(subscriber, a, countries[a.id], mode="digest")]
+            matching = [a for a in recent if subscriber_matches(subscriber, a, countries[a.id], mode="digest",
+                                                                watch=watched.get(a.id))]
             if not matching:
                 continue
             mail = _render_digest(session, matching, day, settings.dashboard_url)
             reason = f"digest-{day}"
-            session.add(Notification(dedup_key=key, alert_id=None, subscriber_id=subscriber.id, reason=reason,
-                                     message_id=message_id(None, subscriber.id, reason), subject=mail.subject,
-                                     body_text=mail.text, body_html=mail.html))
-            queued += 1
+            queued += queue_notification(session, subscriber, None, reason, key, mail.subject, mail.text, mail.html)
     return queued

@@ -13,6 +13,7 @@ from monitor.alerts.events import alert_place
 from monitor.alerts.queries import articles_of_alert
 from monitor.countries import country_name
 from monitor.store.schema import Alert, Facility
+from monitor.vocabulary import SEVERITY_COLOURS, severity_badge
 
 SNIPPET_CHARS = 300
 MAX_SOURCES = 8
@@ -25,10 +26,36 @@ class RenderedMail:
     html: str
 
 
-def message_id(alert_id: int | None, subscriber_id: int, reason: str) -> str:
-    """The same (alert, subscriber, reason) always gets the same Message-ID, so a resend is recognisable."""
+# The symbol and word go beside the colour, so the severity reads without colour (plain-text mail,
+# colour-blind readers, print). Colours and symbols: monitor/vocabulary.py.
+severity_text = severity_badge
+
+
+def severity_html(severity: str) -> str:
+    colour = SEVERITY_COLOURS.get(severity, "#888888")
+    return (f'<span style="background:{colour};color:#ffffff;padding:1px 6px;border-radius:3px;'
+            f'font-weight:bold">{escape(severity_text(severity))}</span>')
+
+
+def message_id(alert_id: int | None, subscriber_id: int, reason: str, channel: str | None = None) -> str:
+    """The same (alert, subscriber, reason, channel) always gets the same Message-ID, so a resend is recognisable."""
     token = reason.replace(":", "-").replace(" ", "-")
-    return f"<alert-{alert_id or 'digest'}.{token}.{subscriber_id}@detention-monitor.invalid>"
+    suffix = f".{channel}" if channel else ""
+    return f"<alert-{alert_id or 'digest'}.{token}.{subscriber_id}{suffix}@detention-monitor.invalid>"
+
+
+def describe_signal(session: Session, alert: Alert) -> tuple[str, str, str | None]:
+    """(what, place, country) of an alert; a watch alert names its rule and the facility it matched."""
+    from monitor.alerts.watch import is_watch_alert, watch_routes
+
+    if is_watch_alert(alert):
+        route = watch_routes(session, [alert.id]).get(alert.id)
+        facility = session.get(Facility, route.facility_id) if route and route.facility_id else None
+        what = f"watch rule '{route.rule_name}'" if route else "watch rule"
+        return what, facility.name if facility else "no facility named", facility.country if facility else None
+    place, country = alert_place(session, alert)
+    labels = ", ".join(label.replace("_", " ") for label in alert.labels) or "coverage went quiet"
+    return labels, place, country
 
 
 def _facility_summary(facility: Facility | None) -> list[str]:
@@ -51,10 +78,9 @@ def _facility_summary(facility: Facility | None) -> list[str]:
 
 
 def render_alert(session: Session, alert: Alert, dashboard_url: str, reason: str) -> RenderedMail:
-    place, country = alert_place(session, alert)
+    labels, place, country = describe_signal(session, alert)
     facility = session.get(Facility, alert.facility_id) if alert.facility_id else None
     articles = articles_of_alert(session, alert.id)
-    labels = ", ".join(label.replace("_", " ") for label in alert.labels) or "coverage went quiet"
     raised = reason.startswith("raised")
     subject = (f"[{alert.severity.upper()}] {'Raised: ' if raised else ''}{place}: {labels} "
                f"({alert.outlet_count} outlet{'s' if alert.outlet_count != 1 else ''})")
@@ -62,7 +88,7 @@ def render_alert(session: Session, alert: Alert, dashboard_url: str, reason: str
     text = [
         f"{'Severity raised' if raised else 'New alert'}: {labels} at {place}"
         + (f" ({country_name(country)})" if country else ""),
-        f"Severity: {alert.severity} — {alert.severity_reason}",
+        f"Severity: {severity_text(alert.severity)} — {alert.severity_reason}",
         f"Corroboration: {alert.outlet_count} independent outlet(s); first seen {alert.first_seen_at:%Y-%m-%d %H:%M} "
         f"UTC, last {alert.last_seen_at:%Y-%m-%d %H:%M} UTC",
         "",
@@ -72,7 +98,7 @@ def render_alert(session: Session, alert: Alert, dashboard_url: str, reason: str
     ]
     html = [
         f"<p><strong>{'Severity raised' if raised else 'New alert'}: {escape(labels)} at {escape(place)}</strong></p>",
-        f"<p>Severity: <strong>{escape(alert.severity)}</strong> — {escape(alert.severity_reason)}</p>",
+        f"<p>Severity: {severity_html(alert.severity)} — {escape(alert.severity_reason)}</p>",
         f"<p>Corroboration: {alert.outlet_count} independent outlet(s); first seen "
         f"{alert.first_seen_at:%Y-%m-%d %H:%M} UTC, last {alert.last_seen_at:%Y-%m-%d %H:%M} UTC</p>",
         "<p>" + "<br>".join(escape(line) for line in _facility_summary(facility)) + "</p>",

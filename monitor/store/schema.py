@@ -341,7 +341,11 @@ class AlertStatusChange(SQLModel, table=True):
 
 class Subscriber(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
-    email: str = Field(unique=True, min_length=3, max_length=320)
+    # Delivery (branch delivery): an email address and/or notification URLs; a subscriber with URLs only
+    # is known by its name. The URLs hold secrets (tokens, passwords): shown only masked, see monitor/notify/channels.
+    email: Optional[str] = Field(default=None, unique=True, min_length=3, max_length=320)
+    name: Optional[str] = Field(default=None, unique=True, min_length=1, max_length=100)
+    notify_urls: list[str] = _json()
     facility_ids: list[int] = _json()
     countries: list[str] = _json()
     labels: list[str] = _json()
@@ -368,6 +372,11 @@ class Notification(SQLModel, table=True):
     dedup_key: str = Field(unique=True, max_length=200)
     alert_id: Optional[int] = Field(default=None, foreign_key="alert.id", index=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    # Delivery (branch delivery): "email", or "url" for one of the subscriber's notification URLs, named by
+    # a hash of the URL (target_key) and shown masked (target_shown); the URL itself stays on the subscriber.
+    channel: str = Field(default="email", max_length=10)
+    target_key: Optional[str] = Field(default=None, max_length=64)
+    target_shown: Optional[str] = Field(default=None, max_length=2000)
     reason: str = Field(max_length=60)
     message_id: str = Field(unique=True, max_length=300)
     subject: str = Field(default="", max_length=500)
@@ -380,6 +389,55 @@ class Notification(SQLModel, table=True):
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text))
     sent_at: Optional[datetime] = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Watch rules (branch delivery) -------------------------------------------------------------------------
+WATCH_KINDS = ("terms", "facility")
+
+
+class WatchRule(SQLModel, table=True):
+    """Words, phrases or a facility to watch for in every stored article, signal or not.
+
+    A rule owned by a subscriber notifies that subscriber only; a rule with no owner (the dashboard's)
+    follows the ordinary subscriber routing. Removing a rule deactivates it: its alerts keep their history.
+    """
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, min_length=1, max_length=120)
+    kind: str = Field(default="terms", max_length=10)
+    terms: list[str] = _json()
+    facility_id: Optional[int] = Field(default=None, foreign_key="facility.id", index=True)
+    subscriber_id: Optional[int] = Field(default=None, foreign_key="subscriber.id", index=True)
+    active: bool = True
+    created_by: str = Field(min_length=1, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Articles classified up to this time have been checked against the rule (it never looks further back
+    # than its creation, so adding a rule does not flood anyone with old news).
+    checked_through: datetime = Field(default_factory=utcnow)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in WATCH_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(WATCH_KINDS)}, got {value!r}")
+        return value
+
+
+class WatchMatch(SQLModel, table=True):
+    """One article a watch rule caught, and the low-severity alert it raised (which routes like any alert)."""
+
+    __table_args__ = (UniqueConstraint("rule_id", "article_id", name="uq_watch_match"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    rule_id: int = Field(foreign_key="watchrule.id", index=True)
+    article_id: int = Field(foreign_key="article.id", index=True, ondelete="CASCADE")
+    alert_id: int = Field(foreign_key="alert.id", index=True, ondelete="CASCADE")
+    # The facility the rule names, or the one the article was linked to; the alert itself carries none, so
+    # a watch match never adds to a facility's risk score.
+    facility_id: Optional[int] = Field(default=None, foreign_key="facility.id", index=True)
+    matched: list[str] = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+# --- end of watch rules ------------------------------------------------------------------------------------
 
 
 class Feedback(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from monitor.dashboard.context import DashboardContext
-from monitor.dashboard.views import activity, alerts, facilities, feeds, model, reports
+from monitor.dashboard.views import activity, alerts, facilities, feeds, model, reports, subscriptions
 
 PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Alerts": alerts.render,
@@ -14,6 +14,7 @@ PAGES: dict[str, Callable[[DashboardContext], None]] = {
     "Model": model.render,
     "Reports": reports.render,
     "Activity": activity.render,
+    "Subscriptions": subscriptions.render,
 }
 # Pages offered only from this role up (the page checks again); the rest are for every logged-in user.
 PAGE_ROLES: dict[str, str] = {"Activity": "admin"}

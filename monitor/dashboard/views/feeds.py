@@ -8,6 +8,8 @@ import streamlit as st
 from monitor.dashboard import queries
 from monitor.dashboard.context import DashboardContext, when
 from monitor.ingest.feed_admin import FeedAdminError, add_feed, disable_feed, enable_feed
+from monitor.ingest.opml import FeedSourceError, discover_feed, name_for
+from monitor.ingest.pipeline import limits_from
 from monitor.store.db import InvalidRow
 
 STATE_ORDER = {"parked": 0, "failing": 1, "disabled": 2, "new": 3, "ok": 4, "removed": 5, "demo": 6}
@@ -52,16 +54,27 @@ def render(ctx: DashboardContext) -> None:
             _apply(ctx, lambda s: enable_feed(s, name, ctx.user.name), f"Enabled {name}; polled at the next cycle.")
     with st.form("add_feed"):
         st.markdown("**Add a feed**")
-        name = st.text_input("Name")
-        url = st.text_input("URL (RSS or Atom)")
+        name = st.text_input("Name", help="Optional: left empty, the feed's own title names it.")
+        url = st.text_input("URL (RSS or Atom)", help="A feed's URL, or a web page that links to its feed.")
         interval = st.number_input("Minutes between polls (0: the default)", min_value=0, max_value=10080, value=0)
         language = st.text_input("Language code (optional)", max_chars=10)
         submitted = st.form_submit_button("Add feed")
     if submitted:
-        _apply(ctx, lambda s: add_feed(s, name, url, ctx.user.name, interval_minutes=int(interval) or None,
-                                       language=language.strip() or None,
-                                       allow_private=ctx.settings.allow_private_feeds),
-               f"Added {name.strip()}; it is polled at the next cycle.")
+        found = None
+        if not name.strip():
+            try:  # through the project's fetcher, so its limits and address checks apply
+                found = discover_feed(url.strip(), limits_from(ctx.settings))
+            except FeedSourceError as exc:
+                st.error(str(exc))
+                return
+
+        def add(session):
+            feed_name, feed_url = (name_for(session, found.title, found.url), found.url) if found else (name, url)
+            return add_feed(session, feed_name, feed_url, ctx.user.name, interval_minutes=int(interval) or None,
+                            language=language.strip() or None,
+                            allow_private=ctx.settings.allow_private_feeds).name
+
+        _apply(ctx, add, lambda added: f"Added {added}; it is polled at the next cycle.")
     activity = ctx.read(queries.recent_activity, "feed.")
     if activity:
         with st.expander("Recent feed changes"):
@@ -70,11 +83,12 @@ def render(ctx: DashboardContext) -> None:
             st.dataframe(frame, hide_index=True, width="stretch", key="feed_activity")
 
 
-def _apply(ctx: DashboardContext, action, success: str) -> None:
+def _apply(ctx: DashboardContext, action, success) -> None:
+    """Run a change; `success` is the message, or a function of what the change returned."""
     try:
-        ctx.write(action)
+        result = ctx.write(action)
     except (FeedAdminError, InvalidRow) as exc:
         st.error(str(exc))
         return
-    st.session_state["flash"] = success
+    st.session_state["flash"] = success(result) if callable(success) else success
     st.rerun()
