@@ -82,7 +82,8 @@ def test_a_watch_rule_alerts_its_owner_on_new_articles_signal_or_not(run_cli, da
 
         tested = run_cli("watch", "test", "hol").output
         assert "facility al-Hol" in tested and "water shortages" in tested
-        adhoc = json.loads(run_cli("watch", "test", "Hasakah or central bank", "--json").output)
+        said = run_cli("watch", "test", "Hasakah or central bank", "--json").output
+        adhoc = [json.loads(line) for line in said.splitlines()]
         assert len(adhoc) == 2 and {m for row in adhoc for m in row["matched"]} == {"Hasakah", "central bank"}
         assert "0 article(s)" in run_cli("watch", "test", "Shaddadi").output
         run_cli("watch", "remove", "banks")
