@@ -67,15 +67,21 @@ def facilities_list(app: AppContext, country: str | None, kind: str | None, as_j
 @click.option("--history", is_flag=True, help="Also print every recorded profile change.")
 @pass_app
 def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
-    """Show one facility's profile with sources, found by slug, name or any alias."""
-    from monitor.facilities.lookup import profile_changes, resolve_facility
+    """Show one facility's profile with sources. NAME_OR_ALIAS is a slug, the name, any alias, the distinctive
+    part of one ("Gweiran", "al-Hol"), in any script, or a near spelling; when several facilities answer they
+    are listed to choose from, and when none does the closest names are suggested."""
+    from monitor.facilities.lookup import profile_changes, resolve_lookup
     from monitor.facilities.profiles import aliases_of, fact_history
 
     with app.reading() as session:
-        f = resolve_facility(session, name_or_alias)
+        found = resolve_lookup(session, name_or_alias)
+        f = found.matches[0]
         aliases = aliases_of(session, f.id)
         fact_summaries = fact_history(session, f.id)
         changes = profile_changes(session, f.id) if history else []
+    if found.others:
+        click.echo(f"{name_or_alias!r} also names: " + ", ".join(f"{o.name} ({o.slug})" for o in found.others)
+                   + "; give a slug to see one of those.", err=True)
     click.echo(f"{f.name}  ({f.slug})")
     click.echo(f"  kind:         {f.kind}")
     place = ", ".join(p for p in (f.city, f.admin_area, country_name(f.country)) if p)

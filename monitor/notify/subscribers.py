@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 from sqlmodel import Session, select
 
 from monitor.countries import is_country_code
-from monitor.facilities.profiles import find_facilities
+from monitor.facilities.lookup import FacilityLookupError, resolve_facility
 from monitor.settings import EMAIL_ADDRESS
 from monitor.store.schema import Facility, Subscriber
 from monitor.vocabulary import LABELS, SEVERITIES, SUBSCRIBER_MODES, require_one_of
@@ -69,10 +69,10 @@ def save_subscriber(session: Session, rules: SubscriberRules) -> bool:
         raise SubscriberError(f"the digest hour must be 0-23 (UTC), got {rules.digest_hour}")
     facility_ids = []
     for name in rules.facilities:
-        matches = find_facilities(session, name)
-        if len(matches) != 1:
-            raise SubscriberError(f"facility {name!r} matches {len(matches)} facilities; name exactly one")
-        facility_ids.append(matches[0].id)
+        try:
+            facility_ids.append(resolve_facility(session, name).id)
+        except FacilityLookupError as exc:
+            raise SubscriberError(f"facility: {exc}") from None
     subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
     created = subscriber is None
     subscriber = subscriber or Subscriber(email=email)
