@@ -171,3 +171,39 @@ def facilities_export(app: AppContext, file: Path, country: str | None) -> None:
     with app.reading() as session, library_errors(app):
         count = export_facilities(session, file, country=country)
     click.echo(f"Wrote {count} facilities to {file}.")
+
+
+@facilities.command("packs")
+@json_option
+def facilities_packs(as_json: bool) -> None:
+    """List the optional facility packs shipped with the monitor (large public facility lists), with their
+    countries, row counts, sources and licences. Import one with `monitor facilities import-pack NAME`."""
+    from monitor.facilities.packs import list_packs
+
+    packs = list_packs()
+    emit(packs, as_json=as_json,
+         to_json=lambda p: {"name": p.name, "description": p.description, "countries": p.countries,
+                            "rows": p.rows, "sources": p.sources, "licence": p.licence, "retrieved": p.retrieved},
+         columns=[Column("NAME", 28, lambda p: p.name), Column("COUNTRIES", 10, lambda p: ",".join(p.countries)),
+                  Column("ROWS", 6, lambda p: f"{p.rows:,}", ">"), Column("RETRIEVED", 10, lambda p: p.retrieved),
+                  Column("LICENCE", 60, lambda p: p.licence)],
+         empty="No facility packs are installed.", footer=f"{len(packs)} packs.")
+
+
+@facilities.command("import-pack")
+@click.argument("name")
+@click.option("--as", "actor_name", default=None, help="Name recorded in the profile history (default: your login).")
+@pass_app
+def facilities_import_pack(app: AppContext, name: str, actor_name: str | None) -> None:
+    """Import one facility pack (see `monitor facilities packs`) the way `facilities import` imports a CSV.
+    Importing a pack again changes nothing; facilities edited since keep their edits where the pack is silent."""
+    from monitor.facilities.packs import PackError, import_pack
+
+    try:
+        with app.changing() as session:
+            report = import_pack(session, name, actor=actor_name or actor())
+    except PackError as exc:
+        raise click.ClickException(str(exc)) from None
+    applied = report.applied
+    click.echo(f"Imported pack {name}: {applied.created} added, {applied.updated} updated, "
+               f"{applied.unchanged} unchanged.")
