@@ -16,9 +16,9 @@ from monitor.store.schema import Facility
 
 def test_every_shipped_pack_has_a_full_manifest_that_matches_its_rows():
     packs = list_packs()
-    assert {p.name for p in packs} >= {"us-prisons", "it-istituti-penitenziari"}
-    assert sum(p.rows for p in packs) >= 800
-    assert len({c for p in packs for c in p.countries}) >= 2
+    assert {p.name for p in packs} >= {"us-prisons", "it-istituti-penitenziari", "gb-england-wales-prisons"}
+    assert sum(p.rows for p in packs) >= 900
+    assert len({c for p in packs for c in p.countries}) >= 3
     for pack in packs:
         assert pack.rows == count_rows(pack), pack.name
         assert pack.sources and all(s.get("name") and s.get("url") and s.get("licence") for s in pack.sources)

@@ -3,10 +3,12 @@
 Facts only (name, place, coordinates, the official page of each facility) are taken; each row's source_url is
 the official agency page the compilation read. Run with the two repositories checked out (git directories):
 
-    python tools/build_facility_packs.py STILES_PRISONS_GIT ONDATA_LIBERIAMOLI_GIT
+    python tools/build_facility_packs.py STILES_PRISONS_GIT ONDATA_LIBERIAMOLI_GIT [MOJ_PRISON_REGISTER_GIT]
 
 - github.com/stiles/prisons (MIT): US Federal Bureau of Prisons and state department of corrections pages.
 - github.com/ondata/liberiamoli-tutti (data CC BY 4.0): Italian Ministry of Justice "Istituti penitenziari" pages.
+- github.com/ministryofjustice/prison-register (MIT; the register's data is Crown copyright, OGL v3): prisons
+  in England and Wales (optional third argument).
 """
 
 from __future__ import annotations
@@ -109,6 +111,69 @@ def italy_rows(git_dir: str) -> list[dict[str, str]]:
     return rows
 
 
+ENGLAND_WALES_LIST = "https://www.gov.uk/government/collections/prisons-in-england-and-wales"
+_MIGRATIONS = "src/main/resources/db/migration"
+_VALUES = re.compile(r"'((?:[^']|'')*)'|\b(true|false|null)\b", re.IGNORECASE)
+
+
+def _sql_values(line: str) -> list[str]:
+    return [(text.replace("''", "'") if text or not word else word.lower()) for text, word in _VALUES.findall(line)]
+
+
+def england_wales_rows(git_dir: str) -> list[dict[str, str]]:
+    """Active prisons of the MoJ prison register (its schema migrations, replayed in order: inserts, renames,
+    closures), with the town and county of each address."""
+    files = subprocess.run(["git", "--git-dir", git_dir, "ls-tree", "--name-only", "HEAD", _MIGRATIONS + "/"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    version = lambda p: [int(n) for n in re.findall(r"V(\d+)_(\d+)__", p)[0]]  # noqa: E731
+    prisons: dict[str, dict[str, object]] = {}
+    towns: dict[str, tuple[str, str, str]] = {}
+    for path in sorted((p for p in files if re.search(r"V\d+_\d+__", p)), key=version):
+        text = subprocess.run(["git", "--git-dir", git_dir, "show", f"HEAD:{path}"], check=True,
+                              capture_output=True, text=True).stdout
+        statements = " ".join(text.split()).split(";")
+        for statement in statements:
+            upper = statement.upper().strip()
+            if upper.startswith("INSERT INTO PRISON ") or upper.startswith("INSERT INTO PRISON("):
+                values = _sql_values(statement[upper.index("VALUES"):])
+                if len(values) >= 3:
+                    prisons[values[0]] = {"name": values[1], "active": values[-1] == "true"}
+            elif upper.startswith("INSERT INTO ADDRESS"):
+                for group in re.findall(r"\(([^()]*)\)", statement[upper.index("VALUES"):]):
+                    values = _sql_values(group)
+                    if len(values) == 7:
+                        towns[values[0]] = (values[3], values[4], values[5])
+            match = re.match(r"UPDATE PRISON SET NAME = '((?:[^']|'')*)' WHERE PRISON_ID = '(\w+)'", statement.strip(),
+                             re.IGNORECASE)
+            if match and match.group(2) in prisons:
+                prisons[match.group(2)]["name"] = match.group(1).replace("''", "'")
+            match = re.match(r"UPDATE PRISON SET ACTIVE = (TRUE|FALSE) WHERE PRISON_ID ?= ?'(\w+)'",
+                             statement.strip(), re.IGNORECASE)
+            if match and match.group(2) in prisons:
+                prisons[match.group(2)]["active"] = match.group(1).lower() == "true"
+    rows = []
+    for prison_id, prison in sorted(prisons.items()):
+        found = re.match(r"(.+?) \((.+)\)$", str(prison["name"]))
+        if not prison["active"] or not found:
+            continue
+        place, designation = found.group(1), found.group(2)
+        if "HMP" in designation:
+            name, aliases = f"HMP {place}", f"{place} prison"
+        elif "YOI" in designation:
+            name, aliases = f"HMYOI {place}", f"{place} Young Offender Institution"
+        elif "STC" in designation:
+            name, aliases = f"{place} Secure Training Centre", f"{place} STC"
+        else:
+            continue  # immigration removal centres and others are not in this list's scope
+        town, _county, country = towns.get(prison_id, ("", "", ""))
+        rows.append({
+            "name": name, "aliases": aliases, "country": "GB", "admin_area": country,
+            "city": town, "kind": "prison", "latitude": "", "longitude": "",
+            "operator": "HM Prison and Probation Service", "source_url": ENGLAND_WALES_LIST,
+        })
+    return rows
+
+
 def write(name: str, rows: list[dict[str, str]]) -> None:
     seen: set[tuple[str, str]] = set()
     unique = []
@@ -128,3 +193,5 @@ def write(name: str, rows: list[dict[str, str]]) -> None:
 if __name__ == "__main__":
     write("us-prisons", us_rows(sys.argv[1]))
     write("it-istituti-penitenziari", italy_rows(sys.argv[2]))
+    if len(sys.argv) > 3:
+        write("gb-england-wales-prisons", england_wales_rows(sys.argv[3]))
