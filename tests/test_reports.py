@@ -316,8 +316,8 @@ def test_since_and_until_keep_the_alerts_that_overlap_the_period(demo_url, demo_
 def test_clear_errors_and_nothing_written(demo_url, tmp_path):
     output = tmp_path / "r.md"
     output.write_text("an earlier report\n")
-    said = _invoke(demo_url, "report", "Ghwayran prisn", "--format", "md", "--output", str(output), expect=1).output
-    assert "no facility named 'Ghwayran prisn'" in said and "did you mean: Ghwayran prison (ghwayran-prison)" in said
+    said = _invoke(demo_url, "report", "Guwayrin", "--format", "md", "--output", str(output), expect=1).output
+    assert "no facility named 'Guwayrin'" in said and "did you mean: Ghwayran prison (ghwayran-prison)" in said
     said = _invoke(demo_url, "report", "Ghwayran prison", "--format", "md", "--output", str(output),
                    "--since", "2026-13-01", expect=2).output
     assert "'--since'" in said and "'2026-13-01' does not match the format '%Y-%m-%d'" in said

@@ -67,15 +67,21 @@ def facilities_list(app: AppContext, country: str | None, kind: str | None, as_j
 @click.option("--history", is_flag=True, help="Also print every recorded profile change.")
 @pass_app
 def facilities_show(app: AppContext, name_or_alias: str, history: bool) -> None:
-    """Show one facility's profile with sources, found by slug, name or any alias."""
-    from monitor.facilities.lookup import profile_changes, resolve_facility
+    """Show one facility's profile with sources. NAME_OR_ALIAS is a slug, the name, any alias, the distinctive
+    part of one ("Gweiran", "al-Hol"), in any script, or a near spelling; when several facilities answer they
+    are listed to choose from, and when none does the closest names are suggested."""
+    from monitor.facilities.lookup import profile_changes, resolve_lookup
     from monitor.facilities.profiles import aliases_of, fact_history
 
     with app.reading() as session:
-        f = resolve_facility(session, name_or_alias)
+        found = resolve_lookup(session, name_or_alias)
+        f = found.matches[0]
         aliases = aliases_of(session, f.id)
         fact_summaries = fact_history(session, f.id)
         changes = profile_changes(session, f.id) if history else []
+    if found.others:
+        click.echo(f"{name_or_alias!r} also names: " + ", ".join(f"{o.name} ({o.slug})" for o in found.others)
+                   + "; give a slug to see one of those.", err=True)
     click.echo(f"{f.name}  ({f.slug})")
     click.echo(f"  kind:         {f.kind}")
     place = ", ".join(p for p in (f.city, f.admin_area, country_name(f.country)) if p)
@@ -165,3 +171,39 @@ def facilities_export(app: AppContext, file: Path, country: str | None) -> None:
     with app.reading() as session, library_errors(app):
         count = export_facilities(session, file, country=country)
     click.echo(f"Wrote {count} facilities to {file}.")
+
+
+@facilities.command("packs")
+@json_option
+def facilities_packs(as_json: bool) -> None:
+    """List the optional facility packs shipped with the monitor (large public facility lists), with their
+    countries, row counts, sources and licences. Import one with `monitor facilities import-pack NAME`."""
+    from monitor.facilities.packs import list_packs
+
+    packs = list_packs()
+    emit(packs, as_json=as_json,
+         to_json=lambda p: {"name": p.name, "description": p.description, "countries": p.countries,
+                            "rows": p.rows, "sources": p.sources, "licence": p.licence, "retrieved": p.retrieved},
+         columns=[Column("NAME", 28, lambda p: p.name), Column("COUNTRIES", 10, lambda p: ",".join(p.countries)),
+                  Column("ROWS", 6, lambda p: f"{p.rows:,}", ">"), Column("RETRIEVED", 10, lambda p: p.retrieved),
+                  Column("LICENCE", 60, lambda p: p.licence)],
+         empty="No facility packs are installed.", footer=f"{len(packs)} packs.")
+
+
+@facilities.command("import-pack")
+@click.argument("name")
+@click.option("--as", "actor_name", default=None, help="Name recorded in the profile history (default: your login).")
+@pass_app
+def facilities_import_pack(app: AppContext, name: str, actor_name: str | None) -> None:
+    """Import one facility pack (see `monitor facilities packs`) the way `facilities import` imports a CSV.
+    Importing a pack again changes nothing; facilities edited since keep their edits where the pack is silent."""
+    from monitor.facilities.packs import PackError, import_pack
+
+    try:
+        with app.changing() as session:
+            report = import_pack(session, name, actor=actor_name or actor())
+    except PackError as exc:
+        raise click.ClickException(str(exc)) from None
+    applied = report.applied
+    click.echo(f"Imported pack {name}: {applied.created} added, {applied.updated} updated, "
+               f"{applied.unchanged} unchanged.")

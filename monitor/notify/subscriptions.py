@@ -13,12 +13,12 @@ from typing import Iterable, Optional
 from sqlmodel import Session, select
 
 from monitor.countries import is_country_code
-from monitor.facilities.profiles import find_facilities
+from monitor.facilities.lookup import FacilityLookupError, resolve_facility
 from monitor.notify.channels import ChannelError, check_url, mask_url
 from monitor.store.schema import LABELS, SEVERITIES, ActivityLog, Facility, Subscriber
+from monitor.vocabulary import SUBSCRIBER_MODES
 
 EMAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-MODES = ("immediate", "digest")
 
 
 class SubscriptionError(ValueError):
@@ -91,16 +91,15 @@ def save_subscriber(session: Session, who: str, actor: str, *, urls: Optional[It
         raise SubscriptionError(f"not ISO country codes: {bad_countries}")
     if min_severity not in SEVERITIES:
         raise SubscriptionError(f"min severity must be one of {', '.join(SEVERITIES)}")
-    if mode not in MODES:
-        raise SubscriptionError(f"mode must be one of {', '.join(MODES)}")
+    if mode not in SUBSCRIBER_MODES:
+        raise SubscriptionError(f"mode must be one of {', '.join(SUBSCRIBER_MODES)}")
     new_urls = checked_urls(urls) if urls is not None else None
     facility_ids = []
     for name in facilities:
-        matches = find_facilities(session, name)
-        if len(matches) != 1:
-            raise SubscriptionError(f"facility {name!r} matches {len(matches)} facilities; name one "
-                                    "(see `monitor facilities list`)")
-        facility_ids.append(matches[0].id)
+        try:
+            facility_ids.append(resolve_facility(session, name).id)
+        except FacilityLookupError as exc:
+            raise SubscriptionError(f"facility: {exc}") from None
     subscriber = find_subscriber(session, who)
     created = subscriber is None
     if created:

@@ -9,19 +9,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Optional
 
-from rapidfuzz import fuzz, process
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from monitor.countries import country_name, is_country_code
-from monitor.facilities.names import normalize_name
-from monitor.facilities.profiles import FactSummary, aliases_of, fact_history, find_facilities
+from monitor.facilities import lookup
+from monitor.facilities.profiles import FactSummary, aliases_of, fact_history
 from monitor.reports.model import (
     PROFILE_SOURCE,
     SNIPPET_CHARS,
-    SUGGESTION_CUTOFF,
-    SUGGESTION_SPREAD,
-    SUGGESTIONS,
     FacilityInfo,
     FacilityReport,
     FacilitySelection,
@@ -44,7 +40,6 @@ from monitor.store.schema import (
     Article,
     Classification,
     Facility,
-    FacilityAlias,
     FacilityMention,
     ModelVersion,
     RiskScore,
@@ -269,25 +264,7 @@ def build_facility_report(engine: Engine, facility_id: int, since: Optional[date
 
 def suggest_facilities(session: Session, query: str) -> list[str]:
     """Close names for a query that matched nothing, as 'Name (slug)', best first."""
-    choices: dict[str, tuple[int, str]] = {}
-    facilities = {f.id: f for f in session.exec(select(Facility))}
-    for facility in facilities.values():
-        choices[normalize_name(facility.name) or facility.slug] = (facility.id, facility.name)
-    for facility_id, alias, normalized in session.exec(select(FacilityAlias.facility_id, FacilityAlias.alias,
-                                                              FacilityAlias.normalized)):
-        choices.setdefault(normalized, (facility_id, alias))
-    found = process.extract(normalize_name(query) or query, list(choices), scorer=fuzz.WRatio,
-                            limit=SUGGESTIONS * 3, score_cutoff=SUGGESTION_CUTOFF)
-    names: list[str] = []
-    best = found[0][1] if found else 0
-    for key, score, _index in found:
-        if score < best - SUGGESTION_SPREAD:
-            break  # far behind the best match: noise such as a shared word "prison"
-        facility = facilities[choices[key][0]]
-        text = f"{facility.name} ({facility.slug})"
-        if text not in names:
-            names.append(text)
-    return names[:SUGGESTIONS]
+    return [f"{f.name} ({f.slug})" for f in lookup.suggest_facilities(session, query)]
 
 
 def select_facilities(session: Session, selection: FacilitySelection) -> list[Facility]:
@@ -316,15 +293,10 @@ def select_facilities(session: Session, selection: FacilitySelection) -> list[Fa
             raise ReportError(f"no facilities in {country_name(code)} ({code}); see `monitor facilities list`")
         return rows
     query = selection.name_or_alias or ""
-    matches = find_facilities(session, query)
-    if not matches:
-        close = suggest_facilities(session, query)
-        hint = ("; did you mean: " + ", ".join(close) + "?") if close else "; see `monitor facilities list`"
-        raise ReportError(f"no facility named {query!r}{hint}")
-    if len(matches) > 1:
-        names = ", ".join(f"{f.name} ({f.slug}, {f.country})" for f in matches)
-        raise ReportError(f"{query!r} matches several facilities; name one by slug: {names}")
-    return matches
+    try:
+        return [lookup.resolve_facility(session, query)]
+    except lookup.FacilityLookupError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def _store_model_version(session: Session) -> Optional[str]:

@@ -13,9 +13,6 @@ from monitor.store.schema import (
 )
 
 SNIPPET_CHARS = 300
-SUGGESTIONS = 5
-SUGGESTION_CUTOFF = 70
-SUGGESTION_SPREAD = 12
 LABEL_NAMES = {
     "prison_break": "prison break",
     "attack_on_facility": "attack on facility",
