@@ -59,6 +59,10 @@ def _figure_tables(card: dict, key: str) -> None:
 
 def render(ctx: DashboardContext) -> None:
     st.header("Model")
+    if st.session_state.get("retrain_pending"):
+        # The worker changes versions and requests behind the page's back: while a retrain is under way, every
+        # run reads them fresh instead of from the short-lived cache, so the new version shows when it is done.
+        st.cache_data.clear()
     versions = ctx.read(_versions)
     active = next((v for v in versions if v["active"]), None)
     if ctx.settings.model_path:
@@ -102,6 +106,7 @@ def render(ctx: DashboardContext) -> None:
         return
     requests = ctx.read(_retrain_requests)
     pending = next((r for r in requests if r["state"] in ("queued", "running")), None)
+    st.session_state["retrain_pending"] = pending is not None
     if st.button("Retrain with feedback", key="retrain", disabled=feedback["articles"] == 0 or pending is not None,
                  help="Queues a retrain on the corpus plus every confirmed or dismissed article; the worker runs "
                       "it (fine-tuning the encoder takes 30-60 minutes) and the new version is not used until you "
@@ -112,6 +117,7 @@ def render(ctx: DashboardContext) -> None:
             st.error(str(exc))
             return
         st.session_state["flash"] = "Retrain queued: the worker picks it up within a minute."
+        st.session_state["retrain_pending"] = True
         st.rerun()
     if pending is not None:
         st.info(f"Retrain {pending['state']} (requested by {pending['by']} at {when(pending['requested'])} UTC): "
