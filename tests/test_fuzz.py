@@ -198,7 +198,8 @@ def test_subscriber_rules_are_checked_and_a_refused_one_stores_nothing(store, em
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     with Session(engine) as session:
         after = session.exec(select(func.count()).select_from(Subscriber)).one()
-        stored = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+        # Addresses are stored normalised (lower case), so look the subscriber up the same way.
+        stored = session.exec(select(Subscriber).where(func.lower(Subscriber.email) == email.strip().lower())).first()
     if result.exit_code == 0:
         assert stored is not None and stored.min_severity == severity and set(stored.labels) <= set(LABELS)
     else:
