@@ -37,7 +37,8 @@ needs_model = pytest.mark.skipif(not PACKAGED_MODEL.is_file(), reason="no traine
 
 def _worker_env(database_url, feeds, **settings) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(MONITOR_DATABASE_URL=database_url, MONITOR_FEEDS_FILE=str(feeds), MONITOR_WORKER_TICK_SECONDS="1",
+    env.update(MONITOR_DATABASE_URL=database_url, MONITOR_FEEDS_FILE=str(feeds), MONITOR_ALLOW_PRIVATE_FEEDS="true",
+               MONITOR_WORKER_TICK_SECONDS="1",
                PYTHONPATH=str(REPO_ROOT))
     env.update({f"MONITOR_{name.upper()}": str(value) for name, value in settings.items()})
     return env

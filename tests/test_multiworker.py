@@ -55,7 +55,7 @@ def shared_store(run_cli, database_url, feeds_file, feed_server, smtp_server):
     run_cli("--feeds-file", str(feeds), "init")
     run_cli("subscribers", "add", "syria-desk@example.org", "--country", "SY")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(MONITOR_DATABASE_URL=database_url, MONITOR_FEEDS_FILE=str(feeds),
+    env.update(MONITOR_DATABASE_URL=database_url, MONITOR_FEEDS_FILE=str(feeds), MONITOR_ALLOW_PRIVATE_FEEDS="true",
                MONITOR_WORKER_TICK_SECONDS="1", MONITOR_FETCH_WORKERS=str(FETCH_WORKERS),
                MONITOR_FETCH_TIMEOUT_SECONDS="3",
                MONITOR_SMTP_HOST="127.0.0.1", MONITOR_SMTP_PORT=str(smtp_server.port),

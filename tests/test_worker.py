@@ -51,7 +51,7 @@ def worker_env(run_cli, database_url, feeds_file, feed_server, tmp_path):
                           ("Slow", "/slow"))])
     run_cli("--feeds-file", str(feeds), "init")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(MONITOR_DATABASE_URL=database_url, MONITOR_FEEDS_FILE=str(feeds),
+    env.update(MONITOR_DATABASE_URL=database_url, MONITOR_FEEDS_FILE=str(feeds), MONITOR_ALLOW_PRIVATE_FEEDS="true",
                MONITOR_FETCH_TIMEOUT_SECONDS="6",
                MONITOR_WORKER_TICK_SECONDS="1", PYTHONPATH=str(REPO_ROOT))
     return env
