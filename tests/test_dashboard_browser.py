@@ -138,7 +138,10 @@ def test_log_in_and_screenshot_board_map_profile_and_feeds(dashboard, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, alert_count = dashboard
-    wait = WebDriverWait(browser, 60)
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    # Streamlit re-renders the page while we look at it: an element read mid-rerun goes stale, so look again.
+    wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(url)
     name = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, 'input[aria-label="User name"]')))
     assert "Alerts" not in _body(browser)  # nothing before login
