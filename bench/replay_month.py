@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, select
 
 from monitor.alerts.events import build_alerts, signal_kind
-from monitor.classify.model import SignalClassifier, load_packaged_model
+from monitor.classify.model import load_model, load_packaged_model
 from monitor.classify.service import SignalAnalyser, classify_pending
 from monitor.facilities.knowledge_base import load_knowledge_base
 from monitor.ingest.articles import store_entries
@@ -59,7 +59,7 @@ def entry_for(item: dict) -> ParsedEntry:
                        outlet=urlsplit(item["source"]).hostname)
 
 
-def replay(items: list[dict], store: Path, classifier: SignalClassifier) -> dict:
+def replay(items: list[dict], store: Path, classifier) -> dict:
     engine = make_engine(f"sqlite:///{store}")
     upgrade_store(engine)
     with session_scope(engine) as session:
@@ -126,7 +126,7 @@ def main() -> None:
         args.replay = DEFAULT_REPLAY
     if not args.replay.is_file():
         sys.exit(f"no replay file at {args.replay}")
-    classifier = SignalClassifier.from_file(args.model) if args.model else load_packaged_model()
+    classifier = load_model(args.model) if args.model else load_packaged_model()
     items = read_items(args.replay)
     with tempfile.TemporaryDirectory() as tmp:
         result = replay(items, Path(tmp) / "replay.db", classifier)
