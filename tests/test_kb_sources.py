@@ -25,6 +25,10 @@ WEAK_HOSTS = (
     "theoasisreport.com", "ptelegraph.com", "liabooks.com", "tolerance.ca", "nexnews.net", "pressbee.net",
     "dubainews.tv", "fdocuments.in", "lawsdocbox.com", "issuu.com", "arcg.is", "bit.ly", "tinyurl.com", "t.co",
     "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly",
+    # Reposts of other outlets' or agencies' reports (Daily Trust, AP, BBC Mundo, Jeune Afrique, a UN report),
+    # news aggregators and company or personal blogs.
+    "cknnigeria.com", "yrtnews.com", "247newsagency.com", "afran.ir", "libyannewswire.com", "camerounweb.com",
+    "khazen.org", "signalfire.org", "oodaloop.com", "dispatchrisk.com",
 )
 # Copies served from a CDN or a test host rather than the outlet's own address.
 WEAK_HOST_PATTERNS = (
@@ -58,6 +62,10 @@ def weak_host(url: str) -> str | None:
     ("https://thenational-the-national-prod.cdn.arcpublishing.com/mena/x", True),
     ("https://www.hrw.org/news/2026/02/17/x", False), ("https://en.wikipedia.org/wiki/Adra_Prison", False),
     ("https://www.thenationalnews.com/mena/x", False), ("https://reliefweb.int/report/x", False),
+    ("https://yrtnews.com/formerly-detained-the-taliban-now-in-charge-in-a-kabul-prison-2/", True),
+    ("https://mobile.camerounweb.com/CameroonHomePage/NewsArchive/x", True), ("http://afran.ir/francais/x", True),
+    ("https://www.aljazeera.com/gallery/2021/9/14/inmates-taliban-charge-kabul-prison", False),
+    ("https://www.journaldumali.com/x", False), ("https://libyaherald.com/2018/01/23/x", False),
 ])
 def test_the_weak_host_rule_knows_mirrors_from_reputable_sources(url, weak):
     assert (weak_host(url) is not None) == weak
