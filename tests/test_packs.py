@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from urllib.parse import urlparse
 
 import pytest
 from sqlmodel import Session, func, select
@@ -17,7 +18,7 @@ from monitor.store.schema import Facility
 def test_every_shipped_pack_has_a_full_manifest_that_matches_its_rows():
     packs = list_packs()
     assert {p.name for p in packs} >= {"us-prisons", "it-istituti-penitenziari", "gb-england-wales-prisons"}
-    assert sum(p.rows for p in packs) >= 900
+    assert sum(p.rows for p in packs) >= 990
     assert len({c for p in packs for c in p.countries}) >= 3
     for pack in packs:
         assert pack.rows == count_rows(pack), pack.name
@@ -33,6 +34,36 @@ def test_every_shipped_pack_has_a_full_manifest_that_matches_its_rows():
                 assert len(alias.split()) >= 2 and alias.casefold() != row["city"].casefold(), alias
         keys = [(r["name"].casefold(), r["country"]) for r in rows]
         assert len(keys) == len(set(keys)), f"{pack.name}: a facility twice"
+
+
+# The government sites a pack row's source_url may point at: the agency's own page or list, never a compilation.
+OFFICIAL_HOSTS = (".gov", "gov.uk", "giustizia.it", "fdc.myflorida.com", "dpscs.state.md.us")
+
+
+def test_every_pack_row_cites_an_official_site_and_has_a_full_name():
+    for pack in list_packs():
+        with pack.csv_path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            host = urlparse(row["source_url"]).hostname or ""
+            assert host.endswith(OFFICIAL_HOSTS), (pack.name, row["name"], host)
+            # A name is more than a bare word or a bare town: "Tipton Correctional Center", never "Tipton"
+            # ("MCI-Norfolk" is two words).
+            words = row["name"].replace("-", " ").split()
+            assert len(words) >= 2 and row["name"].casefold() != row["city"].casefold(), row["name"]
+
+
+def test_the_us_pack_holds_the_missouri_and_virginia_lists_without_guessed_places():
+    with get_pack("us-prisons").csv_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    missouri = [r for r in rows if r["admin_area"] == "Missouri"]
+    virginia = [r for r in rows if r["admin_area"] == "Virginia"]
+    assert len(missouri) == 19 and len(virginia) == 36
+    assert all(r["source_url"] == "https://doc.mo.gov/facilities/adult-institutions/warden-listing" for r in missouri)
+    # The compilation's Virginia addresses are misaligned, so no city or coordinates were taken from it.
+    assert all(not (r["city"] or r["latitude"] or r["longitude"]) for r in virginia)
+    # A name that reads as a generic phrase ("Washington state prison") is left out: it linked wrongly.
+    assert not any(r["name"] == "Washington State Prison" for r in rows)
 
 
 def test_packs_are_listed_by_the_command(run_cli):
