@@ -15,6 +15,11 @@ from monitor.facilities.packs import MANIFEST_FIELDS, PackError, count_rows, get
 from monitor.store.schema import Facility
 
 
+def _rows(pack) -> list[dict]:
+    with pack.csv_path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_every_shipped_pack_has_a_full_manifest_that_matches_its_rows():
     packs = list_packs()
     assert {p.name for p in packs} >= {"us-prisons", "it-istituti-penitenziari", "gb-england-wales-prisons"}
@@ -24,8 +29,7 @@ def test_every_shipped_pack_has_a_full_manifest_that_matches_its_rows():
         assert pack.rows == count_rows(pack), pack.name
         assert pack.sources and all(s.get("name") and s.get("url") and s.get("licence") for s in pack.sources)
         assert pack.licence and pack.retrieved and pack.description
-        with pack.csv_path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _rows(pack)
         assert all(r["source_url"].startswith("https://") for r in rows), pack.name
         assert all(r["name"].strip() and r["country"] in pack.countries for r in rows), pack.name
         # Aliases are full names: never a bare town (the row's city) or a single word.
@@ -42,8 +46,7 @@ OFFICIAL_HOSTS = (".gov", "gov.uk", "giustizia.it", "fdc.myflorida.com", "dpscs.
 
 def test_every_pack_row_cites_an_official_site_and_has_a_full_name():
     for pack in list_packs():
-        with pack.csv_path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _rows(pack)
         for row in rows:
             host = urlparse(row["source_url"]).hostname or ""
             assert host.endswith(OFFICIAL_HOSTS), (pack.name, row["name"], host)
@@ -54,8 +57,7 @@ def test_every_pack_row_cites_an_official_site_and_has_a_full_name():
 
 
 def test_the_us_pack_holds_the_missouri_and_virginia_lists_without_guessed_places():
-    with get_pack("us-prisons").csv_path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = _rows(get_pack("us-prisons"))
     missouri = [r for r in rows if r["admin_area"] == "Missouri"]
     virginia = [r for r in rows if r["admin_area"] == "Virginia"]
     assert len(missouri) == 19 and len(virginia) == 36
